@@ -1,0 +1,180 @@
+"""Command line: `support-db-mcp [serve|migrate|seed]`. Argument parsing and dispatch only."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+import anyio
+from pydantic import ValidationError
+
+from support_db_mcp import __version__
+from support_db_mcp.config import Settings, safe_url
+from support_db_mcp.errors import SupportDBError
+
+log = logging.getLogger("support_db_mcp")
+INSPECTOR = "npx -y @modelcontextprotocol/inspector@0.15.0"
+
+
+def _exit_normally(signum: int, frame: FrameType | None) -> None:
+    # A normal exit runs the atexit hooks that stop the embedded PostgreSQL; dying by the signal
+    # would leave it running with nobody to stop it.
+    raise SystemExit(0)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="support-db-mcp",
+        description="MCP server for a customer-support PostgreSQL database. With no DATABASE_URL it "
+        "starts an embedded PostgreSQL, migrates it and fills it with demo data on first start.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--data-dir", type=Path, help="folder of the embedded PostgreSQL (env SUPPORT_DB_DATA_DIR)"
+    )
+    parser.add_argument(
+        "--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log level on stderr"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="{serve,migrate,seed}")
+
+    serve = commands.add_parser("serve", help="run the MCP server (the default)")
+    _serve_options(serve)
+    commands.add_parser("migrate", help="bring the database schema to the latest revision")
+    seed = commands.add_parser("seed", help="fill the database with deterministic demo data")
+    seed.add_argument("--users", type=int, default=1_000, help="users to add (default 1000)")
+    seed.add_argument("--tickets", type=int, default=10_000, help="tickets to add (default 10000)")
+    seed.add_argument(
+        "--comments-per-ticket", type=int, default=3, help="average comments per ticket (default 3)"
+    )
+    seed.add_argument("--seed", type=int, default=20261125, help="random seed (same seed, same data)")
+    _serve_options(parser)
+    return parser
+
+
+def _serve_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--transport", choices=["stdio", "http"], default="stdio", help="default: stdio")
+    parser.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, object] = {}
+    if args.data_dir is not None:
+        overrides["data_dir"] = args.data_dir
+    if args.log_level is not None:
+        overrides["log_level"] = args.log_level
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def _connection_help(settings: Settings, args: argparse.Namespace) -> str:
+    command = [sys.executable, "-m", "support_db_mcp"]
+    config = {"mcpServers": {"support-db": {"command": command[0], "args": command[1:]}}}
+    where = settings.embedded_data_dir if settings.uses_embedded else "DATABASE_URL"
+    if args.transport == "http":
+        return (
+            f"support-db-mcp: streamable HTTP on http://{args.host}:{args.port}/mcp (database: {where})\n"
+            f"  inspect: {INSPECTOR} --cli http://{args.host}:{args.port}/mcp --transport http "
+            "--method tools/list"
+        )
+    return (
+        f"support-db-mcp: MCP over stdio (database: {where}); it is waiting for a client on stdin.\n"
+        f"  inspect: {INSPECTOR} --cli {' '.join(command)} --method tools/list\n"
+        f"  Claude Desktop (claude_desktop_config.json): {json.dumps(config)}"
+    )
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> None:
+    from support_db_mcp.server import create_server
+
+    if sys.stderr.isatty():
+        sys.stderr.write(_connection_help(settings, args) + "\n")
+    server = create_server(settings)
+    if args.transport == "http":
+        server.run("streamable-http", host=args.host, port=args.port, stateless_http=True)
+    else:
+        server.run()
+
+
+async def _migrate(settings: Settings) -> None:
+    from support_db_mcp.bootstrap import open_engine_url
+    from support_db_mcp.db import create_engine_for
+    from support_db_mcp.db.migrate import current_revision, upgrade_to_head
+
+    async with open_engine_url(settings) as url:
+        engine = create_engine_for(url, settings)
+        try:
+            before = await current_revision(engine)
+            await upgrade_to_head(engine)
+            after = await current_revision(engine)
+        finally:
+            await engine.dispose()
+    log.info("migrated %s from %s to %s", safe_url(url), before or "an empty schema", after)
+
+
+async def _seed(settings: Settings, args: argparse.Namespace) -> None:
+    from support_db_mcp.bootstrap import open_engine_url
+    from support_db_mcp.db import create_engine_for
+    from support_db_mcp.db.migrate import upgrade_to_head
+    from support_db_mcp.seed import SeedPlan, seed
+
+    for name in ("users", "tickets", "comments_per_ticket"):
+        if getattr(args, name) < 0:
+            raise SupportDBError(f"--{name.replace('_', '-')} must be 0 or more")
+    if args.users < 1:
+        raise SupportDBError("--users must be at least 1: tickets need users to create them")
+    plan = SeedPlan(
+        users=args.users,
+        tickets=args.tickets,
+        comments_per_ticket=args.comments_per_ticket,
+        rng_seed=args.seed,
+    )
+    async with open_engine_url(settings) as url:
+        if settings.uses_embedded:
+            engine = create_engine_for(url, settings)
+            try:
+                await upgrade_to_head(engine)
+            finally:
+                await engine.dispose()
+        log.info("seeding %s: %d users, %d tickets", safe_url(url), plan.users, plan.tickets)
+        report = await seed(url, plan, show_progress=True, on_phase=lambda phase: log.info("%s", phase))
+    log.info(
+        "seeded %d users, %d tickets, %d comments, %d tags in %.1fs",
+        report.users,
+        report.tickets,
+        report.comments,
+        report.tags,
+        report.seconds,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = _settings(args)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        sys.stderr.write(f"support-db-mcp: invalid configuration: {problems}\n")
+        return 2
+    logging.basicConfig(
+        level=settings.log_level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
+    signal.signal(signal.SIGTERM, _exit_normally)
+    try:
+        if args.command == "migrate":
+            anyio.run(_migrate, settings)
+        elif args.command == "seed":
+            anyio.run(_seed, settings, args)
+        else:
+            _serve(settings, args)
+    except SupportDBError as error:
+        sys.stderr.write(f"support-db-mcp: {error}\n")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0

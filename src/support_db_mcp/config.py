@@ -1,0 +1,114 @@
+"""All settings in one place: the environment first, command-line flags override."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+import platformdirs
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+APP_NAME = "support-db-mcp"
+ROOT_DATA_DIR = Path("/var/lib") / APP_NAME
+_ASYNC_DRIVER = "postgresql+asyncpg"
+_ACCEPTED_SCHEMES = (
+    "postgresql",
+    "postgres",
+    "postgresql+asyncpg",
+    "postgresql+psycopg",
+    "postgresql+psycopg2",
+)
+
+
+def to_async_url(raw: str) -> URL:
+    """Parse a PostgreSQL URL of any common spelling into an asyncpg URL.
+
+    The error never repeats the URL itself, because it may hold a password.
+    """
+    try:
+        url = make_url(raw.strip())
+    except ArgumentError:
+        raise ValueError(
+            "DATABASE_URL is not a valid URL; expected postgresql://user:password@host:5432/dbname"
+        ) from None
+    if url.drivername not in _ACCEPTED_SCHEMES:
+        raise ValueError(
+            f"DATABASE_URL uses the scheme '{url.drivername}'; expected postgresql:// or postgresql+asyncpg://"
+        )
+    if not url.database:
+        raise ValueError(
+            "DATABASE_URL names no database; expected postgresql://user:password@host:5432/dbname"
+        )
+    return url.set(drivername=_ASYNC_DRIVER)
+
+
+def safe_url(url: URL) -> str:
+    """The URL as text with any password masked: the only form that may reach a log or a message."""
+    return url.render_as_string(hide_password=True)
+
+
+def default_data_dir() -> Path:
+    """Where the embedded PostgreSQL keeps its files when no directory is configured.
+
+    The embedded server opens every parent folder of its data directory to other users when it
+    runs as root, so as root we use /var/lib/support-db-mcp instead of a folder under /root.
+    """
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return ROOT_DATA_DIR
+    return platformdirs.user_data_path(APP_NAME)
+
+
+class Settings(BaseSettings):
+    """Configuration of the server, read from the environment (prefix SUPPORT_DB_, or DATABASE_URL)."""
+
+    model_config = SettingsConfigDict(env_prefix="SUPPORT_DB_", extra="ignore", populate_by_name=True)
+
+    database_url: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "SUPPORT_DB_DATABASE_URL", "database_url"),
+        description="PostgreSQL URL; unset means the embedded PostgreSQL in data_dir.",
+    )
+    data_dir: Path | None = Field(default=None, description="Folder of the embedded PostgreSQL.")
+    pool_size: Annotated[int, Field(ge=1, le=100)] = 5
+    max_overflow: Annotated[int, Field(ge=0, le=100)] = 5
+    pool_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
+    statement_timeout_ms: Annotated[int, Field(ge=100, le=600_000)] = 5_000
+    seed_on_first_start: bool = Field(
+        default=True, description="Fill a fresh embedded database with demo data on its first start."
+    )
+    demo_users: Annotated[int, Field(ge=1)] = 200
+    demo_tickets: Annotated[int, Field(ge=0)] = 2_000
+    demo_comments_per_ticket: Annotated[int, Field(ge=0)] = 3
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _must_be_postgresql(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            to_async_url(value.get_secret_value())
+        return value
+
+    @property
+    def uses_embedded(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def async_url(self) -> URL | None:
+        if self.database_url is None:
+            return None
+        return to_async_url(self.database_url.get_secret_value())
+
+    @property
+    def embedded_data_dir(self) -> Path:
+        return (self.data_dir or default_data_dir()).expanduser().resolve()
