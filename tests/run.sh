@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: install into .venv, lint, check formatting, type-check, test.
+# Extra arguments go to pytest (e.g. `bash tests/run.sh -k search -x`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+echo "== ruff check" && .venv/bin/ruff check .
+echo "== ruff format --check" && .venv/bin/ruff format --check .
+echo "== mypy (strict, src/)" && .venv/bin/mypy
+echo "== pytest" && .venv/bin/python -m pytest "$@"
