@@ -92,13 +92,14 @@ async def session(connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-@pytest_asyncio.fixture
-async def client(db: Database) -> AsyncIterator[Client]:
-    """The MCP server in process, over the test's transaction."""
+@pytest.fixture
+def client(db: Database) -> Client:
+    """The MCP server in process, over the test's transaction. Use as `async with client:` inside the
+    test: the SDK client holds an anyio task group, which must be entered and left in the same task
+    (an async fixture's set-up and tear-down run in different tasks under pytest-asyncio)."""
     from support_db_mcp.server import create_server
 
-    async with Client(create_server(database=db)) as client:
-        yield client
+    return Client(create_server(database=db))
 
 
 @pytest.fixture

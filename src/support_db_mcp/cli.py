@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from types import FrameType
 
@@ -61,6 +62,13 @@ def _serve_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--transport", choices=["stdio", "http"], default="stdio", help="default: stdio")
     parser.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        metavar="HOST",
+        help="Host header the HTTP transport accepts besides loopback names; repeatable; needed with a "
+        "non-loopback --host (env SUPPORT_DB_ALLOWED_HOSTS, comma separated)",
+    )
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -69,6 +77,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides["data_dir"] = args.data_dir
     if args.log_level is not None:
         overrides["log_level"] = args.log_level
+    if getattr(args, "allowed_host", None):
+        overrides["allowed_hosts"] = args.allowed_host
     return Settings(**overrides)  # type: ignore[arg-type]
 
 
@@ -96,7 +106,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
         sys.stderr.write(_connection_help(settings, args) + "\n")
     server = create_server(settings)
     if args.transport == "http":
-        server.run("streamable-http", host=args.host, port=args.port, stateless_http=True)
+        from support_db_mcp.server.http import serve_http
+
+        anyio.run(partial(serve_http, server, settings, host=args.host, port=args.port))
     else:
         server.run()
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 import platformdirs
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -84,12 +84,34 @@ class Settings(BaseSettings):
     demo_tickets: Annotated[int, Field(ge=0)] = 2_000
     demo_comments_per_ticket: Annotated[int, Field(ge=0)] = 3
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    http_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token every HTTP request must carry when set (SUPPORT_DB_HTTP_TOKEN).",
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host header values the HTTP transport accepts besides the loopback names, comma "
+        "separated, e.g. 'mcp.example.com,10.0.0.5:*' (SUPPORT_DB_ALLOWED_HOSTS). Required when "
+        "binding an address other than loopback.",
+    )
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origin header values the HTTP transport accepts besides loopback ones, comma "
+        "separated, e.g. 'https://app.example.com' (SUPPORT_DB_ALLOWED_ORIGINS).",
+    )
 
-    @field_validator("database_url", mode="before")
+    @field_validator("database_url", "http_token", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
             return None
+        return value
+
+    @field_validator("allowed_hosts", "allowed_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
     @field_validator("database_url")

@@ -43,6 +43,18 @@ def _one_of(enum_class: type[StrEnum], field: str) -> BeforeValidator:
     return BeforeValidator(check)
 
 
+def _sized(field: str, low: int, high: int) -> AfterValidator:
+    """Strip surrounding white space, then require low..high characters."""
+
+    def check(value: str) -> str:
+        value = value.strip()
+        if not low <= len(value) <= high:
+            raise ValueError(f"{field} must be {low} to {high:,} characters long, got {len(value):,}")
+        return value
+
+    return AfterValidator(check)
+
+
 def _listify(value: Any) -> Any:
     """Accept a single value where a list is expected: status="open" means ["open"]."""
     if isinstance(value, str | StrEnum):
@@ -64,10 +76,15 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+def normalise_tag(raw: str) -> str:
+    """Tags are stored lower-case with single spaces."""
+    return " ".join(raw.strip().lower().split())
+
+
 def _normalise_tags(value: list[str]) -> list[str]:
     tags: list[str] = []
     for raw in value:
-        tag = " ".join(raw.strip().lower().split())
+        tag = normalise_tag(raw)
         if not _TAG_PATTERN.match(tag):
             raise ValueError(
                 f"tag {raw!r} is not valid: use 1 to 50 characters, letters, digits, space, '_', '-' or '.', "
@@ -226,10 +243,20 @@ class TicketSearch(BaseModel):
 
 
 Title = Annotated[
-    CleanText, Field(min_length=1, max_length=200, description="Short summary, 1 to 200 characters.")
+    CleanText,
+    _sized("title", 1, 200),
+    Field(
+        description="Short summary, 1 to 200 characters.",
+        json_schema_extra={"minLength": 1, "maxLength": 200},
+    ),
 ]
 Description = Annotated[
-    CleanText, Field(min_length=1, max_length=20_000, description="What happened, 1 to 20,000 characters.")
+    CleanText,
+    _sized("description", 1, 20_000),
+    Field(
+        description="What happened, 1 to 20,000 characters.",
+        json_schema_extra={"minLength": 1, "maxLength": 20_000},
+    ),
 ]
 CreatorKey = Annotated[
     int | str,

@@ -1,7 +1,9 @@
 """Counting the SQL statements a piece of work sends, so every tool can report it.
 
-One listener on SQLAlchemy's Engine class adds to the counter of the current task (a context
-variable), so concurrent calls never mix their counts.
+One listener on SQLAlchemy's Engine class records into every counting block active in the
+current task (a context variable), so concurrent calls never mix their counts and an outer block
+also sees what inner blocks count. Transaction control (SAVEPOINT and its release or rollback)
+is not counted: it is bookkeeping, not work the query asked for.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+
+_TRANSACTION_CONTROL = ("SAVEPOINT ", "RELEASE SAVEPOINT ", "ROLLBACK TO SAVEPOINT ")
 
 
 @dataclass(frozen=True)
@@ -33,13 +37,15 @@ class StatementLog:
         return len(self.statements)
 
 
-_current: ContextVar[StatementLog | None] = ContextVar("support_db_mcp_statements", default=None)
+_active: ContextVar[tuple[StatementLog, ...]] = ContextVar("support_db_mcp_statements", default=())
 
 
 def _record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
-    log = _current.get()
-    if log is not None:
-        log.statements.append(CapturedStatement(statement, parameters))
+    logs = _active.get()
+    if logs and not statement.startswith(_TRANSACTION_CONTROL):
+        captured = CapturedStatement(statement, parameters)
+        for log in logs:
+            log.statements.append(captured)
 
 
 def install_statement_counter() -> None:
@@ -50,11 +56,11 @@ def install_statement_counter() -> None:
 
 @contextmanager
 def count_statements() -> Iterator[StatementLog]:
-    """Collect the statements sent inside the block (nested blocks each see their own)."""
+    """Collect the statements sent inside the block (enclosing blocks see them too)."""
     install_statement_counter()
     log = StatementLog()
-    token = _current.set(log)
+    token = _active.set((*_active.get(), log))
     try:
         yield log
     finally:
-        _current.reset(token)
+        _active.reset(token)

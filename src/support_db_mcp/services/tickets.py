@@ -39,6 +39,7 @@ from support_db_mcp.schemas import (
     TicketSearch,
     TicketSummary,
     UserSummary,
+    normalise_tag,
 )
 from support_db_mcp.services.pagination import KeysetPosition, decode_cursor, encode_cursor
 
@@ -62,7 +63,7 @@ def text_match(text: str) -> ColumnElement[bool]:
     return Ticket.search_vector.bool_op("@@")(query)
 
 
-def _filters(search: TicketSearch) -> list[ColumnElement[bool]]:
+def _filters(search: TicketSearch, tag_id: int | None) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if search.text:
         conditions.append(text_match(search.text))
@@ -74,8 +75,7 @@ def _filters(search: TicketSearch) -> list[ColumnElement[bool]]:
         conditions.append(Ticket.assignee_id == search.assignee_id)
     if search.creator_id is not None:
         conditions.append(Ticket.creator_id == search.creator_id)
-    if search.tag:
-        tag_id = select(Tag.id).where(Tag.name == search.tag.strip().lower()).scalar_subquery()
+    if tag_id is not None:
         conditions.append(
             Ticket.id.in_(select(ticket_tags.c.ticket_id).where(ticket_tags.c.tag_id == tag_id))
         )
@@ -86,8 +86,14 @@ def _filters(search: TicketSearch) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def search_statement(search: TicketSearch, after: KeysetPosition | None) -> Select[Ticket, int]:
-    """One page, newest first, keyset-paginated on (created_at, id); limit + 1 rows tell if more exist."""
+def search_statement(
+    search: TicketSearch, after: KeysetPosition | None, tag_id: int | None = None
+) -> Select[Ticket, int]:
+    """One page, newest first, keyset-paginated on (created_at, id); limit + 1 rows tell if more exist.
+
+    The tag filter takes the tag's id, resolved beforehand, so the planner sees the real value and
+    can tell a rare tag (read through the tag index) from a common one (walk the date order).
+    """
     statement = (
         select(Ticket, _comment_count())
         .options(
@@ -96,7 +102,7 @@ def search_statement(search: TicketSearch, after: KeysetPosition | None) -> Sele
             selectinload(Ticket.tags),
             raiseload("*"),
         )
-        .where(*_filters(search))
+        .where(*_filters(search, tag_id))
         .order_by(Ticket.created_at.desc(), Ticket.id.desc())
         .limit(search.limit + 1)
     )
@@ -130,7 +136,17 @@ async def search_tickets(session: AsyncSession, *, search: TicketSearch) -> Sear
     filters = search.filters_fingerprint_source()
     after = decode_cursor(search.cursor, filters) if search.cursor else None
     with count_statements() as statements:
-        rows = (await session.execute(search_statement(search, after))).all()
+        tag_id = None
+        if search.tag:
+            tag_id = await session.scalar(select(Tag.id).where(Tag.name == normalise_tag(search.tag)))
+            if tag_id is None:
+                return SearchTicketsResult(
+                    tickets=[],
+                    next_cursor=None,
+                    note=f"No tag named {search.tag!r} exists, so no ticket has it.",
+                    sql_statements=statements.count,
+                )
+        rows = (await session.execute(search_statement(search, after, tag_id))).all()
     page = rows[: search.limit]
     tickets = [TicketSummary(**_summary_fields(ticket, count)) for ticket, count in page]
     next_cursor = None

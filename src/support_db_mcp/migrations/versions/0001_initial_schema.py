@@ -113,7 +113,12 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_index(
-        "ix_tickets_search_vector", "tickets", ["search_vector"], unique=False, postgresql_using="gin"
+        "ix_tickets_search_vector",
+        "tickets",
+        ["search_vector"],
+        unique=False,
+        postgresql_using="gin",
+        postgresql_with={"fastupdate": "off"},
     )
     op.create_index(
         "ix_tickets_status_created_at_id",
