@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -17,16 +18,22 @@ from pydantic import ValidationError
 
 from support_db_mcp import __version__
 from support_db_mcp.config import Settings, safe_url
+from support_db_mcp.db.embedded import stop_started_servers
 from support_db_mcp.errors import SupportDBError
 
 log = logging.getLogger("support_db_mcp")
 INSPECTOR = "npx -y @modelcontextprotocol/inspector@0.15.0"
 
 
-def _exit_normally(signum: int, frame: FrameType | None) -> None:
-    # A normal exit runs the atexit hooks that stop the embedded PostgreSQL; dying by the signal
-    # would leave it running with nobody to stop it.
-    raise SystemExit(0)
+def _stop_and_exit(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM/SIGINT: stop the embedded PostgreSQL we started, then leave at once.
+
+    Dying by the signal would leave PostgreSQL running with nobody to stop it; raising SystemExit
+    instead hangs the stdio transport, whose reader thread sits in a blocking read of stdin.
+    """
+    stop_started_servers()
+    logging.shutdown()
+    os._exit(0)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -176,7 +183,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
     )
-    signal.signal(signal.SIGTERM, _exit_normally)
+    if not (args.command in (None, "serve") and args.transport == "http"):  # uvicorn handles its own
+        signal.signal(signal.SIGTERM, _stop_and_exit)
+        signal.signal(signal.SIGINT, _stop_and_exit)
     try:
         if args.command == "migrate":
             anyio.run(_migrate, settings)

@@ -65,7 +65,10 @@ def default_data_dir() -> Path:
 class Settings(BaseSettings):
     """Configuration of the server, read from the environment (prefix SUPPORT_DB_, or DATABASE_URL)."""
 
-    model_config = SettingsConfigDict(env_prefix="SUPPORT_DB_", extra="ignore", populate_by_name=True)
+    # hide_input_in_errors: a rejected DATABASE_URL must not be echoed, password and all.
+    model_config = SettingsConfigDict(
+        env_prefix="SUPPORT_DB_", extra="ignore", populate_by_name=True, hide_input_in_errors=True
+    )
 
     database_url: SecretStr | None = Field(
         default=None,
@@ -84,6 +87,23 @@ class Settings(BaseSettings):
     demo_tickets: Annotated[int, Field(ge=0)] = 2_000
     demo_comments_per_ticket: Annotated[int, Field(ge=0)] = 3
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    explain_database_url: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "EXPLAIN_DATABASE_URL", "SUPPORT_DB_EXPLAIN_DATABASE_URL", "explain_database_url"
+        ),
+        description="URL of a login role that may only read the application's tables, used by "
+        "explain_query; unset with the embedded database means its own support_db_explain role.",
+    )
+    explain_timeout_ms: Annotated[int, Field(ge=100, le=60_000)] = Field(
+        default=5_000, description="statement_timeout of one EXPLAIN ANALYZE run, and of verifying."
+    )
+    explain_lock_timeout_ms: Annotated[int, Field(ge=10, le=10_000)] = 1_000
+    explain_verify_max_rows: Annotated[int, Field(ge=0)] = Field(
+        default=2_000_000,
+        description="Largest table on which explain_query builds a suggested index inside a "
+        "rolled-back transaction to verify it (without hypopg); 0 never builds one.",
+    )
     http_token: SecretStr | None = Field(
         default=None,
         description="Bearer token every HTTP request must carry when set (SUPPORT_DB_HTTP_TOKEN).",
@@ -100,7 +120,7 @@ class Settings(BaseSettings):
         "separated, e.g. 'https://app.example.com' (SUPPORT_DB_ALLOWED_ORIGINS).",
     )
 
-    @field_validator("database_url", "http_token", mode="before")
+    @field_validator("database_url", "http_token", "explain_database_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
@@ -114,7 +134,7 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("database_url")
+    @field_validator("database_url", "explain_database_url")
     @classmethod
     def _must_be_postgresql(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
@@ -130,6 +150,12 @@ class Settings(BaseSettings):
         if self.database_url is None:
             return None
         return to_async_url(self.database_url.get_secret_value())
+
+    @property
+    def explain_async_url(self) -> URL | None:
+        if self.explain_database_url is None:
+            return None
+        return to_async_url(self.explain_database_url.get_secret_value())
 
     @property
     def embedded_data_dir(self) -> Path:

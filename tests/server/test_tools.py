@@ -22,7 +22,7 @@ def _error_text(result: Any) -> str:
 async def test_the_ticket_tools_are_listed_with_titles_schemas_and_honest_annotations(client: Client) -> None:
     async with client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
-        assert TICKET_TOOLS <= set(tools)
+        assert set(tools) >= TICKET_TOOLS
         for name in TICKET_TOOLS:
             tool = tools[name]
             assert tool.title and tool.description
@@ -58,11 +58,13 @@ async def test_search_tickets_returns_structured_summaries_that_match_the_databa
         for summary in content["tickets"]:
             row = await first_row(
                 connection,
-                "SELECT t.*, c.email AS creator_email, c.full_name AS creator_name, a.email AS assignee_email, "
+                "SELECT t.*, c.email AS creator_email, c.full_name AS creator_name, "
+                "a.email AS assignee_email, "
                 "(SELECT count(*) FROM comments WHERE ticket_id = t.id) AS comments, "
                 "(SELECT coalesce(array_agg(g.name ORDER BY g.name), '{}') FROM ticket_tags tt "
                 " JOIN tags g ON g.id = tt.tag_id WHERE tt.ticket_id = t.id) AS tags "
-                "FROM tickets t JOIN users c ON c.id = t.creator_id LEFT JOIN users a ON a.id = t.assignee_id "
+                "FROM tickets t JOIN users c ON c.id = t.creator_id "
+                "LEFT JOIN users a ON a.id = t.assignee_id "
                 "WHERE t.id = :id",
                 id=summary["id"],
             )

@@ -16,7 +16,8 @@ async def _ticket_with_comments(connection: AsyncConnection, at_least: int) -> i
     return int(
         await scalar(
             connection,
-            "SELECT ticket_id FROM comments GROUP BY ticket_id HAVING count(*) >= :n ORDER BY ticket_id LIMIT 1",
+            "SELECT ticket_id FROM comments GROUP BY ticket_id HAVING count(*) >= :n "
+            "ORDER BY ticket_id LIMIT 1",
             n=at_least,
         )
     )
@@ -43,7 +44,8 @@ async def test_a_ticket_read_by_id_has_every_column_and_its_comments_oldest_firs
     comments = (
         await connection.execute(
             text(
-                "SELECT c.id, c.body, c.is_internal, u.email FROM comments c JOIN users u ON u.id = c.author_id "
+                "SELECT c.id, c.body, c.is_internal, u.email FROM comments c "
+                "JOIN users u ON u.id = c.author_id "
                 "WHERE c.ticket_id = :id ORDER BY c.created_at, c.id"
             ),
             {"id": ticket_id},

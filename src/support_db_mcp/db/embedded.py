@@ -6,7 +6,7 @@ Facts this module relies on (seen on this project's machines):
 - it stops the server when the last process that used it exits normally, counting users in
   PGDATA/.handle_pids.json; a process killed by a signal leaves its pid there and the server
   running forever. We prune dead pids before starting (the next start then adopts and later stops
-  the stale server) and the CLI turns SIGTERM into a normal exit.
+  the stale server), and on SIGTERM the CLI stops the servers it started before it exits.
 """
 
 from __future__ import annotations
@@ -63,6 +63,15 @@ def _refuse_root_home(data_dir: Path) -> None:
         )
 
 
+_started: list[EmbeddedPostgres] = []  # for the signal handler, which has no other way to reach them
+
+
+def stop_started_servers() -> None:
+    """Stop every embedded server this process started; for signal handlers, safe to call twice."""
+    for server in list(_started):
+        server.stop()
+
+
 class EmbeddedPostgres:
     """A handle on the embedded server of one data directory."""
 
@@ -93,6 +102,7 @@ class EmbeddedPostgres:
 
         try:
             self._server = get_server(self.pgdata, cleanup_mode="stop")
+            _started.append(self)
             uri: str = self._server.get_uri(driver="asyncpg")
         except Exception as error:
             log_file = self.pgdata / "log"
@@ -104,6 +114,8 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         """Release our handle; the server stops when no other live process uses it."""
-        if self._server is not None:
-            self._server.cleanup()
-            self._server = None
+        server, self._server = self._server, None
+        if server is not None:
+            if self in _started:
+                _started.remove(self)
+            server.cleanup()
