@@ -16,6 +16,7 @@ from support_db_mcp.db import Database, create_engine_for
 from support_db_mcp.db.embedded import EmbeddedPostgres
 from support_db_mcp.db.migrate import current_revision, head_revision, upgrade_to_head
 from support_db_mcp.errors import DatabaseUnavailableError, SupportDBError, translate_db_error
+from support_db_mcp.explain.runner import EXPLAIN_ROLE
 from support_db_mcp.seed import SeedPlan, seed
 from support_db_mcp.services.provisioning import ensure_database, has_users
 
@@ -53,7 +54,10 @@ async def _check_schema(database: Database, url: URL) -> None:
         revision = await current_revision(database.engine)
     except (SQLAlchemyError, OSError) as error:
         translated = translate_db_error(error)
-        detail = str(translated) if translated else type(error).__name__
+        original = getattr(error, "orig", None) or error
+        detail = (
+            str(translated) if translated else f"{type(original).__name__}: {str(original).splitlines()[0]}"
+        )
         if isinstance(error, DBAPIError | OSError) or translated is not None:
             raise DatabaseUnavailableError(f"cannot connect to {safe_url(url)}: {detail}") from None
         raise
@@ -74,7 +78,13 @@ async def open_database(settings: Settings) -> AsyncIterator[OpenDatabase]:
     else:
         url = settings.async_url  # type: ignore[assignment]
         source = safe_url(url)
-    database = Database.from_engine(create_engine_for(url, settings))
+    replica = settings.replica_url
+    database = Database.from_engine(
+        create_engine_for(url, settings),
+        read_engine=create_engine_for(replica, settings) if replica is not None else None,
+    )
+    if replica is not None:
+        source += f" (reads from the replica {safe_url(replica)})"
     try:
         if embedded is not None:
             assert database.engine is not None
@@ -117,3 +127,13 @@ async def open_engine_url(settings: Settings) -> AsyncIterator[URL]:
     else:
         assert settings.async_url is not None
         yield settings.async_url
+
+
+def explain_url_for(settings: Settings, url: URL) -> URL | None:
+    """Where explain_query logs in: EXPLAIN_DATABASE_URL, or on the embedded server the read-only
+    role that migration 0002 creates (it trusts local logins, so no password); None otherwise."""
+    if settings.explain_async_url is not None:
+        return settings.explain_async_url
+    if settings.uses_embedded:
+        return url.set(username=EXPLAIN_ROLE, password=None)
+    return None

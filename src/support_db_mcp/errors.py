@@ -29,6 +29,10 @@ class DatabaseUnavailableError(SupportDBError):
     """The database cannot be reached right now; the same call may work later."""
 
 
+class DatabaseBusyError(SupportDBError):
+    """A lock the call needs is held by another transaction past the lock timeout."""
+
+
 class QueryTimeoutError(SupportDBError):
     """A statement ran past the configured statement timeout."""
 
@@ -51,6 +55,8 @@ def translate_db_error(error: BaseException) -> SupportDBError | None:
     if isinstance(error, SupportDBError):
         return error
     state = _sqlstate(error)
+    if state == "55P03":  # lock_not_available: lock_timeout
+        return DatabaseBusyError("the rows this call needs are locked by another transaction; retry shortly")
     if state == "57014":  # query_canceled: statement_timeout
         return QueryTimeoutError(
             "the query took longer than the statement timeout and was cancelled; narrow it"

@@ -139,6 +139,8 @@ class Ticket(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+    # Idempotency key of create_ticket: a retried create with the same key finds this ticket.
+    request_id: Mapped[str | None] = mapped_column(String(100), unique=True)
     search_vector: Mapped[str] = mapped_column(
         TSVECTOR, Computed(SEARCH_VECTOR_SQL, persisted=True), deferred=True
     )

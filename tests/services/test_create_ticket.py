@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from support_db_mcp.errors import InvalidInputError, NotFoundError
@@ -122,3 +123,39 @@ def test_bad_new_ticket_fields_are_refused_with_a_readable_reason(
     base: dict[str, object] = {"title": "t", "description": "d", "creator": 1}
     with pytest.raises(ValidationError, match=message):
         NewTicket.model_validate(base | fields)
+
+
+async def test_a_retried_create_with_the_same_request_id_returns_the_first_ticket(
+    session: AsyncSession, connection: AsyncConnection
+) -> None:
+    customer = await _customer(connection)
+    new = NewTicket(
+        title="Retry me",
+        description="d",
+        creator=int(str(customer["id"])),
+        tags=["retry"],
+        request_id="req-42",
+    )
+    first = await create_ticket(session, new=new)
+    before = await row_counts(connection)
+    again = await create_ticket(session, new=new)
+    assert first.replayed is False and again.replayed is True
+    assert again.ticket.model_dump() == first.ticket.model_dump()
+    assert again.sql_statements == 3
+    assert await row_counts(connection) == before
+
+
+async def test_a_request_id_used_by_another_creator_is_refused(
+    session: AsyncSession, connection: AsyncConnection
+) -> None:
+    two = (
+        await connection.execute(text("SELECT id FROM users WHERE role = 'customer' AND is_active LIMIT 2"))
+    ).scalars()
+    first, second = list(two)
+    await create_ticket(
+        session, new=NewTicket(title="a", description="d", creator=first, request_id="shared-key")
+    )
+    with pytest.raises(InvalidInputError, match="request_id 'shared-key' was already used by another user"):
+        await create_ticket(
+            session, new=NewTicket(title="b", description="d", creator=second, request_id="shared-key")
+        )

@@ -2,8 +2,8 @@
 
 One listener on SQLAlchemy's Engine class records into every counting block active in the
 current task (a context variable), so concurrent calls never mix their counts and an outer block
-also sees what inner blocks count. Transaction control (SAVEPOINT and its release or rollback)
-is not counted: it is bookkeeping, not work the query asked for.
+also sees what inner blocks count. Transaction control (SAVEPOINT and its release or rollback,
+SET LOCAL of timeouts) is not counted: it is bookkeeping, not work the query asked for.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-_TRANSACTION_CONTROL = ("SAVEPOINT ", "RELEASE SAVEPOINT ", "ROLLBACK TO SAVEPOINT ")
+_TRANSACTION_CONTROL = ("SAVEPOINT ", "RELEASE SAVEPOINT ", "ROLLBACK TO SAVEPOINT ", "SET LOCAL ")
 
 
 @dataclass(frozen=True)

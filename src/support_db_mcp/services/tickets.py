@@ -25,7 +25,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, raiseload, selectinload
 
-from support_db_mcp.db.statements import count_statements
+from support_db_mcp.db.statements import StatementLog, count_statements
 from support_db_mcp.errors import InvalidInputError, NotFoundError
 from support_db_mcp.models import TEXT_SEARCH_CONFIG, Comment, Tag, Ticket, User, UserRole, ticket_tags
 from support_db_mcp.schemas import (
@@ -238,18 +238,23 @@ async def create_ticket(session: AsyncSession, *, new: NewTicket) -> CreateTicke
                     "tickets can be assigned only to active agents or admins"
                 )
 
-        ticket = await session.scalar(
-            insert(Ticket)
-            .values(
-                title=new.title.strip(),
-                description=new.description,
-                priority=new.priority,
-                creator_id=creator.id,
-                assignee_id=new.assignee_id,
-            )
-            .returning(Ticket)
-        )
-        assert ticket is not None
+        values = {
+            "title": new.title.strip(),
+            "description": new.description,
+            "priority": new.priority,
+            "creator_id": creator.id,
+            "assignee_id": new.assignee_id,
+            "request_id": new.request_id,
+        }
+        insert_ticket = pg_insert(Ticket).values(**values)
+        if new.request_id is not None:
+            # A concurrent or retried create with the same key inserts nothing here ...
+            insert_ticket = insert_ticket.on_conflict_do_nothing(index_elements=[Ticket.request_id])
+        ticket = await session.scalar(insert_ticket.returning(Ticket))
+        if ticket is None:
+            # ... and returns what the first one stored.
+            assert new.request_id is not None
+            return await _replay(session, request_id=new.request_id, creator=creator, statements=statements)
         if new.tags:
             await session.execute(_tag_ticket_statement(ticket.id, new.tags))
 
@@ -269,6 +274,27 @@ async def create_ticket(session: AsyncSession, *, new: NewTicket) -> CreateTicke
         comments=[],
     )
     return CreateTicketResult(ticket=detail, sql_statements=statements.count)
+
+
+async def _replay(
+    session: AsyncSession, *, request_id: str, creator: User, statements: StatementLog
+) -> CreateTicketResult:
+    """The ticket an earlier create with this request_id stored, read in one statement."""
+    stored = select(Ticket).where(Ticket.request_id == request_id)
+    eager = (
+        joinedload(Ticket.creator),
+        joinedload(Ticket.assignee),
+        joinedload(Ticket.tags),
+        joinedload(Ticket.comments).joinedload(Comment.author),
+        raiseload("*"),
+    )
+    ticket = (await session.scalars(stored.options(*eager))).unique().one()
+    if ticket.creator_id != creator.id:
+        raise InvalidInputError(
+            f"request_id {request_id!r} was already used by another user for {ticket.number}; "
+            "use a new request_id for a new ticket"
+        )
+    return CreateTicketResult(ticket=_detail(ticket), replayed=True, sql_statements=statements.count)
 
 
 def _tag_ticket_statement(ticket_id: int, names: list[str]) -> Any:

@@ -74,6 +74,7 @@ def upgrade() -> None:
         sa.Column("assignee_id", sa.BigInteger(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("request_id", sa.String(length=100), nullable=True),
         sa.Column(
             "search_vector",
             postgresql.TSVECTOR(),
@@ -93,6 +94,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tickets")),
         sa.UniqueConstraint("number", name=op.f("uq_tickets_number")),
+        sa.UniqueConstraint("request_id", name=op.f("uq_tickets_request_id")),
     )
     op.create_index(
         "ix_tickets_assignee_status_created_at",
