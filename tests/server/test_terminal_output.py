@@ -1,0 +1,79 @@
+"""In a terminal the server says where its data is and how to connect (on stderr); stdout carries
+nothing but protocol messages."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.processes import cli_env
+
+REQUESTS = [
+    {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "0"},
+        },
+    },
+    {"jsonrpc": "2.0", "method": "notifications/initialized"},
+    {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+    {
+        "jsonrpc": "2.0",
+        "id": 3,
+        "method": "tools/call",
+        "params": {"name": "get_ticket", "arguments": {"ticket": 1}},
+    },
+]
+
+
+def test_stdout_holds_only_protocol_messages_and_the_terminal_gets_connection_help(tmp_path: Path) -> None:
+    primary, replica = pty.openpty()  # stderr is a terminal, as when a person starts the server
+    process = subprocess.Popen(
+        [sys.executable, "-m", "support_db_mcp"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=replica,
+        env=cli_env(
+            SUPPORT_DB_DATA_DIR=str(tmp_path), SUPPORT_DB_DEMO_TICKETS="30", SUPPORT_DB_DEMO_USERS="10"
+        ),
+    )
+    os.close(replica)
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write("".join(json.dumps(r) + "\n" for r in REQUESTS).encode())
+    process.stdin.flush()
+    answers: dict[int, dict[str, object]] = {}
+    lines = []
+    while len(answers) < 3:
+        line = process.stdout.readline()
+        assert line, "the server closed stdout before answering"
+        lines.append(line)
+        message = json.loads(line)  # every line on stdout is JSON-RPC
+        assert message["jsonrpc"] == "2.0"
+        if "id" in message:
+            answers[int(message["id"])] = message
+    process.stdin.close()
+    rest = process.stdout.read()
+    assert process.wait(timeout=30) == 0
+    process.stdout.close()
+    assert rest == b"", f"stdout got non-protocol output: {rest!r}"
+    assert {tool["name"] for tool in answers[2]["result"]["tools"]} >= {"get_ticket"}  # type: ignore[index]
+
+    terminal = b""
+    try:
+        while chunk := os.read(primary, 65536):
+            terminal += chunk
+    except OSError:
+        pass  # the pty reports EIO once the server has exited
+    os.close(primary)
+    said = terminal.decode(errors="replace")
+    assert f"database: {tmp_path.resolve()}" in said
+    assert "inspector@0.15.0 --cli" in said and "claude_desktop_config.json" in said
+    assert "serving the support desk from embedded PostgreSQL in" in said
