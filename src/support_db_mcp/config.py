@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     max_overflow: Annotated[int, Field(ge=0, le=100)] = 5
     pool_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
     statement_timeout_ms: Annotated[int, Field(ge=100, le=600_000)] = 5_000
+    lock_timeout_ms: Annotated[int, Field(ge=10, le=600_000)] = Field(
+        default=2_000, description="How long a tool waits for a row or table lock before giving up."
+    )
     seed_on_first_start: bool = Field(
         default=True, description="Fill a fresh embedded database with demo data on its first start."
     )
@@ -87,6 +90,17 @@ class Settings(BaseSettings):
     demo_tickets: Annotated[int, Field(ge=0)] = 2_000
     demo_comments_per_ticket: Annotated[int, Field(ge=0)] = 3
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    read_replica_url: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("READ_REPLICA_URL", "SUPPORT_DB_READ_REPLICA_URL", "read_replica_url"),
+        description="PostgreSQL URL of a read replica: search_tickets and get_ticket read there, "
+        "create_ticket always writes to DATABASE_URL.",
+    )
+    pgbouncer: bool = Field(
+        default=False,
+        description="Connect through PgBouncer in transaction pooling mode: no prepared-statement "
+        "cache, unique statement names (SUPPORT_DB_PGBOUNCER=true).",
+    )
     explain_database_url: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices(
@@ -120,7 +134,7 @@ class Settings(BaseSettings):
         "separated, e.g. 'https://app.example.com' (SUPPORT_DB_ALLOWED_ORIGINS).",
     )
 
-    @field_validator("database_url", "http_token", "explain_database_url", mode="before")
+    @field_validator("database_url", "http_token", "explain_database_url", "read_replica_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
@@ -134,7 +148,7 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("database_url", "explain_database_url")
+    @field_validator("database_url", "explain_database_url", "read_replica_url")
     @classmethod
     def _must_be_postgresql(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
@@ -156,6 +170,12 @@ class Settings(BaseSettings):
         if self.explain_database_url is None:
             return None
         return to_async_url(self.explain_database_url.get_secret_value())
+
+    @property
+    def replica_url(self) -> URL | None:
+        if self.read_replica_url is None:
+            return None
+        return to_async_url(self.read_replica_url.get_secret_value())
 
     @property
     def embedded_data_dir(self) -> Path:

@@ -8,6 +8,7 @@ import os
 import pty
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from tests.processes import cli_env
@@ -46,32 +47,43 @@ def test_stdout_holds_only_protocol_messages_and_the_terminal_gets_connection_he
         ),
     )
     os.close(replica)
-    assert process.stdin is not None and process.stdout is not None
-    process.stdin.write("".join(json.dumps(r) + "\n" for r in REQUESTS).encode())
-    process.stdin.flush()
-    answers: dict[int, dict[str, object]] = {}
-    lines = []
-    while len(answers) < 3:
-        line = process.stdout.readline()
-        assert line, "the server closed stdout before answering"
-        lines.append(line)
-        message = json.loads(line)  # every line on stdout is JSON-RPC
-        assert message["jsonrpc"] == "2.0"
-        if "id" in message:
-            answers[int(message["id"])] = message
-    process.stdin.close()
-    rest = process.stdout.read()
-    assert process.wait(timeout=30) == 0
-    process.stdout.close()
-    assert rest == b"", f"stdout got non-protocol output: {rest!r}"
-    assert {tool["name"] for tool in answers[2]["result"]["tools"]} >= {"get_ticket"}  # type: ignore[index]
+    terminal = bytearray()
 
-    terminal = b""
+    def read_terminal() -> None:  # drain it as we go: a full pty would block the server's stderr
+        try:
+            while chunk := os.read(primary, 65536):
+                terminal.extend(chunk)
+        except OSError:
+            pass  # the pty reports EIO once the server has exited
+
+    reader = threading.Thread(target=read_terminal, daemon=True)
+    reader.start()
+    assert process.stdin is not None and process.stdout is not None
     try:
-        while chunk := os.read(primary, 65536):
-            terminal += chunk
-    except OSError:
-        pass  # the pty reports EIO once the server has exited
+        process.stdin.write("".join(json.dumps(r) + "\n" for r in REQUESTS).encode())
+        process.stdin.flush()
+        answers: dict[int, dict[str, object]] = {}
+        while len(answers) < 3:
+            line = process.stdout.readline()
+            assert line, "the server closed stdout before answering"
+            message = json.loads(line)  # every line on stdout is JSON-RPC
+            assert message["jsonrpc"] == "2.0"
+            if "id" in message:
+                answers[int(message["id"])] = message
+        process.stdin.close()
+        rest = process.stdout.read()
+        assert process.wait(timeout=60) == 0
+        assert rest == b"", f"stdout got non-protocol output: {rest!r}"
+        assert {tool["name"] for tool in answers[2]["result"]["tools"]} >= {"get_ticket"}  # type: ignore[index]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for pipe in (process.stdin, process.stdout):
+            if not pipe.closed:
+                pipe.close()
+
+    reader.join(timeout=30)
     os.close(primary)
     said = terminal.decode(errors="replace")
     assert f"database: {tmp_path.resolve()}" in said

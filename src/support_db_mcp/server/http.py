@@ -64,7 +64,7 @@ def transport_security(settings: Settings, host: str) -> TransportSecuritySettin
 
 
 class BearerTokenMiddleware:
-    """Refuse every HTTP request that does not carry the configured bearer token."""
+    """Refuse every request (HTTP or WebSocket) that does not carry the configured bearer token."""
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
@@ -78,8 +78,11 @@ class BearerTokenMiddleware:
         return hmac.compare_digest(presented.strip().encode(), self._expected)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self._authorized(scope):
+        if scope["type"] == "lifespan" or self._authorized(scope):
             await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":  # none are served; refuse before anything else looks
+            await send({"type": "websocket.close", "code": 1008})
             return
         response = JSONResponse(
             {
@@ -153,5 +156,7 @@ async def serve_http(server: MCPServer, settings: Settings, *, host: str, port: 
         if app.error is not None:
             raise app.error from None
         if stop.code:
-            raise SupportDBError(f"the HTTP server did not start on {host}:{port}; see the log above") from None
+            raise SupportDBError(
+                f"the HTTP server did not start on {host}:{port}; see the log above"
+            ) from None
         raise

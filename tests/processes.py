@@ -1,0 +1,130 @@
+"""The real command line in a subprocess: run it, or serve over HTTP on a free loopback port.
+
+Everything the process prints (stdout and stderr) is kept, so tests can read the log.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import URL
+
+CLI = (sys.executable, "-m", "support_db_mcp")
+# uvicorn logs this once the socket listens; nothing answers before it.
+READY_LINE = "Uvicorn running on"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def url_text(url: URL) -> str:
+    """A URL as a client would write it into DATABASE_URL, password included."""
+    return url.render_as_string(hide_password=False)
+
+
+def cli_env(**variables: str) -> dict[str, str]:
+    """This process's environment without any of our settings, plus `variables`."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("SUPPORT_DB_") and name not in {"DATABASE_URL", "TEST_DATABASE_URL"}
+    }
+    env.update(variables)
+    return env
+
+
+def run_cli(
+    args: Sequence[str], env: dict[str, str], timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@dataclass
+class RunningServer:
+    process: subprocess.Popen[str]
+    host: str
+    port: int
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/mcp"
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+
+@contextmanager
+def http_server(
+    env: dict[str, str],
+    *,
+    host: str | None = "127.0.0.1",
+    args: Sequence[str] = (),
+    startup_timeout: float = 120,
+) -> Iterator[RunningServer]:
+    """`support-db-mcp --transport http` on a free port; stopped with SIGTERM at the end of the block.
+
+    With `host=None` no --host is passed, so the server binds its default address.
+    """
+    host_args = [] if host is None else ["--host", host]
+    host = host or "127.0.0.1"
+    port = free_port(host)
+    process = subprocess.Popen(
+        [*CLI, "--transport", "http", *host_args, "--port", str(port), *args],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    server = RunningServer(process=process, host=host, port=port)
+    ready = threading.Event()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            server.lines.append(line)
+            if READY_LINE in line:
+                ready.set()
+        ready.set()  # the process ended: stop waiting
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    try:
+        if not ready.wait(startup_timeout) or process.poll() is not None:
+            raise AssertionError(f"the server did not start; its output:\n{server.output}")
+        yield server
+    finally:
+        if process.poll() is None:
+            process.terminate()
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        reader.join(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
