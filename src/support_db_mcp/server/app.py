@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from mcp.server.mcpserver import MCPServer
 
 from support_db_mcp import __version__
-from support_db_mcp.bootstrap import open_database
+from support_db_mcp.bootstrap import explain_url_for, open_database
 from support_db_mcp.config import Settings
 from support_db_mcp.db import Database
-from support_db_mcp.server import tools
+from support_db_mcp.explain import Explainer
+from support_db_mcp.server import completions, prompts, resources, tools
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,8 @@ A live customer-support database (users, tickets, comments, tags) on PostgreSQL.
   newest first, one page at a time: pass next_cursor back to get the next page.
 - get_ticket reads one ticket (by id or by number such as TCK-000123) with its comments.
 - create_ticket stores a new ticket; it is not idempotent, so do not retry a call that succeeded.
+- explain_query shows the real plan of a read-only query (or of what search_tickets/get_ticket run),
+  says what is slow in it and suggests indexes it has verified; it never changes data.
 Every result reports how many SQL statements it ran.
 """
 
@@ -31,19 +34,30 @@ Every result reports how many SQL statements it ran.
 class AppState:
     database: Database
     source: str
+    explainer: Explainer | None = None
 
 
-def create_server(settings: Settings | None = None, *, database: Database | None = None) -> MCPServer:
-    """Build the server. With `database`, use it as is (tests); otherwise open the configured one."""
+def create_server(
+    settings: Settings | None = None, *, database: Database | None = None, explainer: Explainer | None = None
+) -> MCPServer:
+    """Build the server. With `database` (and `explainer`), use them as they are (tests); otherwise
+    open the configured database, and an explain engine for the read-only explain role."""
 
     @asynccontextmanager
     async def lifespan(server: MCPServer) -> AsyncIterator[AppState]:
         if database is not None:
-            yield AppState(database=database, source="a database provided by the caller")
+            yield AppState(database=database, source="a database provided by the caller", explainer=explainer)
             return
-        async with open_database(settings or Settings()) as opened:
+        configured = settings or Settings()
+        async with open_database(configured) as opened:
             log.info("serving the support desk from %s", opened.source)
-            yield AppState(database=opened.database, source=opened.source)
+            explain = Explainer.for_url(
+                explain_url_for(configured, opened.url), owner=opened.database.engine, settings=configured
+            )
+            try:
+                yield AppState(database=opened.database, source=opened.source, explainer=explain)
+            finally:
+                await explain.dispose()
 
     mcp = MCPServer(
         "support-db-mcp",
@@ -55,4 +69,7 @@ def create_server(settings: Settings | None = None, *, database: Database | None
         log_level=(settings.log_level if settings else "INFO"),
     )
     tools.register(mcp)
+    prompts.register(mcp, settings)
+    resources.register(mcp, settings)
+    completions.register(mcp)
     return mcp
