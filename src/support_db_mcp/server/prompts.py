@@ -1,0 +1,200 @@
+"""The five MCP prompts: read live facts in one read-only session, render the prompt's template.
+
+The prompt text lives in prompts/*.md; the templates are loaded and checked against the facts they
+are rendered with when the server is built, so a broken template stops start-up, not a request.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from typing import TYPE_CHECKING, Annotated, Any
+
+from mcp import MCPError
+from mcp.server.mcpserver import Context, MCPServer, Message, UserMessage
+from mcp.server.mcpserver.prompts import Prompt
+from mcp.types import INTERNAL_ERROR, INVALID_PARAMS
+from pydantic import Field
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from support_db_mcp.config import Settings
+from support_db_mcp.errors import InvalidInputError, NotFoundError, SupportDBError, translate_db_error
+from support_db_mcp.services import prompt_facts
+from support_db_mcp.services.query_facts import MEASURED_TOOLS
+from support_db_mcp.templates import TemplateLibrary, fact_names
+
+if TYPE_CHECKING:
+    from support_db_mcp.server.app import AppState
+
+# prompt name -> the dataclass of facts its template is rendered with
+PROMPT_FACTS: dict[str, type[Any]] = {
+    "define_model": prompt_facts.DefineModelFacts,
+    "query_and_search": prompt_facts.QueryAndSearchFacts,
+    "async_setup": prompt_facts.AsyncSetupFacts,
+    "optimize_performance": prompt_facts.OptimizePerformanceFacts,
+    "write_tests": prompt_facts.WriteTestsFacts,
+}
+# templates that are not prompts: the schema resources
+RESOURCE_TEMPLATES: dict[str, type[Any]] = {
+    "resources/schema_tables.md": prompt_facts.SchemaTablesFacts,
+    "resources/schema_table.md": prompt_facts.SchemaTableFacts,
+}
+
+Question = Annotated[
+    str | None,
+    Field(description="The user's question in their own words (optional); quoted in the prompt."),
+]
+Entity = Annotated[
+    str,
+    Field(
+        description="What to model: an existing table (tickets, users, comments, tags, ticket_tags) "
+        "or a new entity (e.g. sla_policy)."
+    ),
+]
+QueryOrTool = Annotated[
+    str,
+    Field(
+        description="The slow SELECT statement, or the name of one of our tools "
+        f"({', '.join(MEASURED_TOOLS)}) to measure the SQL it sends."
+    ),
+]
+
+
+@functools.cache
+def library() -> TemplateLibrary:
+    """The checked templates (loaded once per process)."""
+    templates = TemplateLibrary()
+    for name, facts in PROMPT_FACTS.items():
+        templates.load_prompt(name, provides=fact_names(facts))
+    for file, facts in RESOURCE_TEMPLATES.items():
+        templates.check(file, fact_names(facts))
+    return templates
+
+
+@asynccontextmanager
+async def prompt_errors() -> AsyncIterator[None]:
+    """Domain and database errors as MCP errors whose message a person can act on."""
+    try:
+        yield
+    except (InvalidInputError, NotFoundError) as error:
+        raise MCPError(INVALID_PARAMS, str(error)) from error
+    except SupportDBError as error:
+        raise MCPError(INTERNAL_ERROR, str(error)) from error
+    except (SQLAlchemyError, OSError) as error:
+        translated = translate_db_error(error)
+        if translated is None:
+            raise
+        raise MCPError(INTERNAL_ERROR, str(translated)) from error
+
+
+FactsReader = Callable[[AsyncSession], Awaitable[Any]]
+
+
+async def render(state: AppState, name: str, read: FactsReader) -> str:
+    """Read the facts in one read-only session and render prompt `name` with them."""
+    async with prompt_errors(), state.database.read() as session:
+        facts = await read(session)
+    if isinstance(facts, prompt_facts.OptimizePerformanceFacts):
+        facts = await with_explain_analysis(state, facts)
+    return library().render_prompt(name, facts)
+
+
+async def with_explain_analysis(
+    state: AppState, facts: prompt_facts.OptimizePerformanceFacts
+) -> prompt_facts.OptimizePerformanceFacts:
+    """Add explain_query's measured plan and verified findings, when this server can run it."""
+    explainer = state.explainer
+    if explainer is None:
+        return replace(facts, analysis_error="no explain connection is configured on this server")
+    try:
+        if facts.tool is not None:
+            result = await explainer.explain_call(facts.tool.tool, facts.tool.call)
+        else:
+            generic = any(plan.generic for plan in facts.plans)
+            result = await explainer.explain_sql(facts.target, None, analyze=not generic)
+    except SupportDBError as error:
+        return replace(facts, analysis_error=str(error))
+    return replace(facts, analysis=result)
+
+
+def _state(ctx: Context[Any, Any]) -> AppState:
+    state: AppState = ctx.request_context.lifespan_context
+    return state
+
+
+def register(mcp: MCPServer, settings: Settings | None = None) -> None:
+    def configured() -> Settings:
+        # Read when a prompt is rendered: building the server never reads the environment.
+        return settings or Settings()
+
+    templates = library()
+
+    async def define_model(
+        entity: Entity, ctx: Context[Any, Any], question: Question = None
+    ) -> list[Message]:
+        text = await render(
+            _state(ctx),
+            "define_model",
+            lambda s: prompt_facts.define_model_facts(s, entity=entity, question=question),
+        )
+        return [UserMessage(text)]
+
+    async def query_and_search(ctx: Context[Any, Any], question: Question = None) -> list[Message]:
+        text = await render(
+            _state(ctx),
+            "query_and_search",
+            lambda s: prompt_facts.query_and_search_facts(s, question=question),
+        )
+        return [UserMessage(text)]
+
+    async def async_setup(ctx: Context[Any, Any], question: Question = None) -> list[Message]:
+        text = await render(
+            _state(ctx),
+            "async_setup",
+            lambda s: prompt_facts.async_setup_facts(s, settings=configured(), question=question),
+        )
+        return [UserMessage(text)]
+
+    async def optimize_performance(
+        query: QueryOrTool, ctx: Context[Any, Any], question: Question = None
+    ) -> list[Message]:
+        text = await render(
+            _state(ctx),
+            "optimize_performance",
+            lambda s: prompt_facts.optimize_performance_facts(
+                s, target=query, settings=configured(), question=question
+            ),
+        )
+        return [UserMessage(text)]
+
+    async def write_tests(ctx: Context[Any, Any], question: Question = None) -> list[Message]:
+        text = await render(
+            _state(ctx), "write_tests", lambda s: prompt_facts.write_tests_facts(s, question=question)
+        )
+        return [UserMessage(text)]
+
+    for fn in (define_model, query_and_search, async_setup, optimize_performance, write_tests):
+        template = templates.prompt(fn.__name__)
+        mcp.add_prompt(
+            Prompt.from_function(fn, name=fn.__name__, title=template.title, description=template.description)
+        )
+
+
+# ---------------------------------------------------------------- the same patterns as resources
+# Clients that show resources but not prompts read each pattern rendered with these arguments.
+PATTERN_DEFAULTS: dict[str, Callable[[AsyncSession, Settings], Awaitable[Any]]] = {
+    "define_model": lambda s, _: prompt_facts.define_model_facts(s, entity="tickets", question=None),
+    "query_and_search": lambda s, _: prompt_facts.query_and_search_facts(s, question=None),
+    "async_setup": lambda s, c: prompt_facts.async_setup_facts(s, settings=c, question=None),
+    "optimize_performance": lambda s, c: prompt_facts.optimize_performance_facts(
+        s, target="search_tickets", settings=c, question=None
+    ),
+    "write_tests": lambda s, _: prompt_facts.write_tests_facts(s, question=None),
+}
+
+
+async def render_pattern(state: AppState, name: str, settings: Settings | None) -> str:
+    return await render(state, name, lambda s: PATTERN_DEFAULTS[name](s, settings or Settings()))

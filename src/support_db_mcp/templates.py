@@ -1,0 +1,205 @@
+"""The prompt templates in prompts/: found, loaded, checked and rendered.
+
+Templates are Jinja2 files with a TOML front matter (title, description) between `+++` lines.
+Rendering uses StrictUndefined, so a misspelt fact fails loudly instead of rendering as "". Every
+template (and every partial it includes) is parsed when the library is loaded, and the variables
+it uses are compared with the facts its prompt provides, so a broken template stops the server
+at start-up instead of at the first request.
+
+The folder is `support_db_mcp/prompts_data` in a wheel (hatch force-include) and the top-level
+`prompts/` folder in a checkout.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2 import meta, nodes
+
+PACKAGED_FOLDER = "prompts_data"
+FRONT_MATTER = "+++"
+
+
+class TemplateProblem(Exception):
+    """A template file is missing, malformed, or uses a variable nobody provides."""
+
+
+def prompts_dir() -> Path:
+    """The folder that holds the templates: packaged in the wheel, else the repository's prompts/."""
+    packaged = Path(__file__).resolve().parent / PACKAGED_FOLDER
+    if packaged.is_dir():
+        return packaged
+    checkout = Path(__file__).resolve().parents[2] / "prompts"
+    if checkout.is_dir():
+        return checkout
+    raise TemplateProblem(f"no prompt templates: neither {packaged} nor {checkout} exists")
+
+
+def split_front_matter(source: str, name: str) -> tuple[dict[str, Any], str]:
+    """(front matter, body); the front matter is replaced by blank lines so line numbers still match."""
+    if not source.startswith(FRONT_MATTER + "\n"):
+        return {}, source
+    end = source.find("\n" + FRONT_MATTER + "\n", len(FRONT_MATTER))
+    if end < 0:
+        raise TemplateProblem(f"{name}: front matter opened with {FRONT_MATTER} is never closed")
+    header = source[len(FRONT_MATTER) + 1 : end + 1]
+    try:
+        data = tomllib.loads(header)
+    except tomllib.TOMLDecodeError as error:
+        raise TemplateProblem(f"{name}: front matter is not valid TOML: {error}") from None
+    body_start = end + len(FRONT_MATTER) + 2
+    blank = "\n" * source.count("\n", 0, body_start)
+    return data, blank + source[body_start:]
+
+
+class _FrontMatterLoader(jinja2.BaseLoader):
+    """Loads files from one folder and hides their front matter from Jinja."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        path = (self.root / template).resolve()
+        if not path.is_relative_to(self.root.resolve()) or not path.is_file():
+            raise jinja2.TemplateNotFound(template)
+        source = path.read_text(encoding="utf-8")
+        _, body = split_front_matter(source, template)
+        mtime = path.stat().st_mtime
+        return body, str(path), lambda: path.stat().st_mtime == mtime
+
+
+def tidy(text: str) -> str:
+    """Collapse runs of blank lines that template tags leave behind, except inside code fences."""
+    lines: list[str] = []
+    in_code = False
+    for line in text.strip("\n").split("\n"):
+        if line.lstrip().startswith("```"):
+            in_code = not in_code
+        blank = not line.strip()
+        if blank and not in_code and (not lines or not lines[-1].strip()):
+            continue
+        lines.append("" if blank and not in_code else line)
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    name: str
+    file: str
+    title: str
+    description: str
+    variables: frozenset[str]
+
+
+def fact_names(facts_type: type[Any]) -> frozenset[str]:
+    """The variables a facts dataclass provides to its template."""
+    return frozenset(field.name for field in dataclasses.fields(facts_type))
+
+
+def as_context(facts: Any) -> dict[str, Any]:
+    """A facts dataclass as template variables (shallow: nested dataclasses stay objects)."""
+    return {field.name: getattr(facts, field.name) for field in dataclasses.fields(facts)}
+
+
+class TemplateLibrary:
+    """All templates of one folder, checked once; render() is then cheap."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root or prompts_dir()
+        self.environment = jinja2.Environment(
+            loader=_FrontMatterLoader(self.root),
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,  # markdown for a model to read, not HTML
+            keep_trailing_newline=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.environment.filters["repr"] = repr  # bound SQL values, shown as Python literals
+        self._templates: dict[str, PromptTemplate] = {}
+
+    # ------------------------------------------------------------ loading and checking
+    def _source(self, file: str) -> str:
+        try:
+            return (self.root / file).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise TemplateProblem(f"template {file} not found in {self.root}") from None
+
+    def _used_variables(self, file: str, seen: set[str] | None = None) -> set[str]:
+        """Variables used by a template and, recursively, by the templates it includes."""
+        seen = seen if seen is not None else set()
+        if file in seen:
+            return set()
+        seen.add(file)
+        _, body = split_front_matter(self._source(file), file)
+        try:
+            tree = self.environment.parse(body, name=file)
+        except jinja2.TemplateSyntaxError as error:
+            raise TemplateProblem(f"{file}, line {error.lineno}: {error.message}") from None
+        unknown_tests = {test.name for test in tree.find_all(nodes.Test)} - set(self.environment.tests)
+        if unknown_tests:
+            raise TemplateProblem(f"{file} uses unknown Jinja tests: {', '.join(sorted(unknown_tests))}")
+        try:
+            self.environment.get_template(file)  # compiling checks that every filter exists
+        except jinja2.TemplateAssertionError as error:
+            raise TemplateProblem(f"{file}, line {error.lineno}: {error.message}") from None
+        used = set(meta.find_undeclared_variables(tree))
+        for included in meta.find_referenced_templates(tree):
+            if included is None:
+                raise TemplateProblem(f"{file}: includes must name their template literally")
+            used |= self._used_variables(included, seen)
+        return used
+
+    def check(self, file: str, provides: Iterable[str]) -> frozenset[str]:
+        """Parse `file` and its includes; fail unless every variable they use is provided."""
+        provided = frozenset(provides)
+        used = self._used_variables(file)
+        missing = sorted(used - provided - set(self.environment.globals))
+        if missing:
+            raise TemplateProblem(f"{file} uses {', '.join(missing)}, which its facts do not provide")
+        return provided
+
+    def load_prompt(self, name: str, *, provides: Iterable[str]) -> PromptTemplate:
+        """Load prompts/<name>.md, with its front matter, and check it against `provides`."""
+        file = f"{name}.md"
+        header, _ = split_front_matter(self._source(file), file)
+        for key in ("title", "description"):
+            if not isinstance(header.get(key), str) or not header[key].strip():
+                raise TemplateProblem(f"{file}: front matter needs a non-empty `{key}`")
+        template = PromptTemplate(
+            name=name,
+            file=file,
+            title=header["title"].strip(),
+            description=" ".join(header["description"].split()),
+            variables=self.check(file, provides),
+        )
+        self._templates[name] = template
+        return template
+
+    def prompt(self, name: str) -> PromptTemplate:
+        return self._templates[name]
+
+    # ------------------------------------------------------------ rendering
+    def render(self, file: str, context: Mapping[str, Any]) -> str:
+        try:
+            text = self.environment.get_template(file).render(context)
+        except jinja2.UndefinedError as error:
+            raise TemplateProblem(f"{file}: {error.message}") from error
+        return tidy(text)
+
+    def render_prompt(self, name: str, facts: Any) -> str:
+        return self.render(self.prompt(name).file, as_context(facts))
+
+    def document(self, relative: str) -> str:
+        """A plain file of the folder (EXAMPLES.md, references/...), as written."""
+        path = (self.root / relative).resolve()
+        if not path.is_relative_to(self.root.resolve()) or not path.is_file():
+            raise TemplateProblem(f"no document {relative} in {self.root}")
+        return path.read_text(encoding="utf-8")
