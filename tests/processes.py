@@ -17,6 +17,17 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import URL
 
 CLI = (sys.executable, "-m", "support_db_mcp")
+# A raw JSON-RPC initialize request, for tests that talk to the server without the SDK client.
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "test", "version": "1"},
+    },
+}
 # uvicorn logs this once the socket listens; nothing answers before it.
 READY_LINE = "Uvicorn running on"
 

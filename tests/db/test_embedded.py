@@ -16,17 +16,7 @@ import pytest
 from support_db_mcp.config import Settings, default_data_dir
 from support_db_mcp.db.embedded import EmbeddedPostgres, prune_dead_handles
 from support_db_mcp.errors import EmbeddedDatabaseError
-
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "test", "version": "0"},
-    },
-}
+from tests.processes import INITIALIZE
 
 
 def _server_env(data_dir: Path) -> dict[str, str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mcp import Client
@@ -118,28 +119,12 @@ FUZZ = settings(
 )
 
 
+@pytest.mark.parametrize("tool", sorted(TOOL_ARGUMENTS))
 @FUZZ
-@given(arguments=TOOL_ARGUMENTS["search_tickets"])
-async def test_search_tickets_survives_random_arguments(
-    db: Database, connection: AsyncConnection, arguments: dict[str, Any]
+@given(data=st.data())
+async def test_every_tool_survives_random_arguments(
+    db: Database, connection: AsyncConnection, tool: str, data: st.DataObject
 ) -> None:
+    arguments = data.draw(TOOL_ARGUMENTS[tool], label="arguments")
     async with Client(create_server(database=db)) as client:
-        await _check(client, connection, "search_tickets", arguments)
-
-
-@FUZZ
-@given(arguments=TOOL_ARGUMENTS["get_ticket"])
-async def test_get_ticket_survives_random_arguments(
-    db: Database, connection: AsyncConnection, arguments: dict[str, Any]
-) -> None:
-    async with Client(create_server(database=db)) as client:
-        await _check(client, connection, "get_ticket", arguments)
-
-
-@FUZZ
-@given(arguments=TOOL_ARGUMENTS["create_ticket"])
-async def test_create_ticket_survives_random_arguments(
-    db: Database, connection: AsyncConnection, arguments: dict[str, Any]
-) -> None:
-    async with Client(create_server(database=db)) as client:
-        await _check(client, connection, "create_ticket", arguments)
+        await _check(client, connection, tool, arguments)

@@ -17,18 +17,8 @@ from mcp.client.streamable_http import streamable_http_client
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.processes import RunningServer, cli_env, free_port, http_server, run_cli, url_text
+from tests.processes import INITIALIZE, RunningServer, cli_env, free_port, http_server, run_cli, url_text
 
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "test", "version": "1"},
-    },
-}
 MCP_HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
 TOKEN = secrets.token_urlsafe(24)
 
