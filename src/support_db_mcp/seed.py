@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import anyio
 import asyncpg
 from sqlalchemy.engine import URL
 
@@ -186,6 +187,10 @@ def _description(rng: random.Random) -> str:
     return text.replace("{plan}", rng.choice(PLANS))
 
 
+# (ticket rows, (ticket_id, tag_id) links, comment rows) of one chunk of tickets
+_Chunk = tuple[list[tuple[object, ...]], list[tuple[int, int]], list[tuple[object, ...]]]
+
+
 class _Generator:
     """Builds the rows of one chunk of tickets, with their tags and comments."""
 
@@ -204,9 +209,7 @@ class _Generator:
         self.status_recent = _weighted(STATUS_RECENT)
         self.priorities = _weighted(PRIORITIES)
 
-    def chunk(
-        self, first: int, size: int
-    ) -> tuple[list[tuple[object, ...]], list[tuple[int, int]], list[tuple[object, ...]]]:
+    def chunk(self, first: int, size: int) -> _Chunk:
         rng, plan, people = self.rng, self.plan, self.people
         recent_from = int(plan.tickets * 0.85)
         statuses_old = rng.choices(self.status_old[0], self.status_old[1], k=size)
@@ -275,6 +278,24 @@ class _Generator:
         return tickets, links, comments
 
 
+async def _copy_chunk(connection: asyncpg.Connection, rows: _Chunk) -> None:
+    tickets, links, comments = rows
+    await bulk_load.copy_rows(
+        connection,
+        "tickets",
+        ("id", "title", "description", "status", "priority", "creator_id", "assignee_id",
+         "created_at", "updated_at"),
+        tickets,
+    )  # fmt: skip
+    await bulk_load.copy_rows(connection, "ticket_tags", ("ticket_id", "tag_id"), links)
+    await bulk_load.copy_rows(
+        connection,
+        "comments",
+        ("id", "ticket_id", "author_id", "body", "is_internal", "created_at"),
+        comments,
+    )
+
+
 async def seed(
     url: URL, plan: SeedPlan, *, show_progress: bool = False, on_phase: Callable[[str], None] | None = None
 ) -> SeedReport:
@@ -313,26 +334,19 @@ async def seed(
 
             generator = _Generator(plan, people, tag_ids, ids)
             bar = ProgressBar("tickets", plan.tickets) if show_progress else None
+            chunk = generator.chunk(0, min(CHUNK, plan.tickets))
             for first in range(0, plan.tickets, CHUNK):
-                size = min(CHUNK, plan.tickets - first)
-                tickets, links, comments = generator.chunk(first, size)
-                await bulk_load.copy_rows(
-                    connection,
-                    "tickets",
-                    ("id", "title", "description", "status", "priority", "creator_id", "assignee_id",
-                     "created_at", "updated_at"),
-                    tickets,
-                )  # fmt: skip
-                await bulk_load.copy_rows(connection, "ticket_tags", ("ticket_id", "tag_id"), links)
-                await bulk_load.copy_rows(
-                    connection,
-                    "comments",
-                    ("id", "ticket_id", "author_id", "body", "is_internal", "created_at"),
-                    comments,
-                )
-                comment_total += len(comments)
+                rows, following = chunk, first + CHUNK
+                # PostgreSQL ingests this chunk while a worker thread generates the next one: the two
+                # take about as long, and they run on different cores.
+                async with anyio.create_task_group() as group:
+                    group.start_soon(_copy_chunk, connection, rows)
+                    if following < plan.tickets:
+                        size = min(CHUNK, plan.tickets - following)
+                        chunk = await anyio.to_thread.run_sync(generator.chunk, following, size)
+                comment_total += len(rows[2])
                 if bar is not None:
-                    bar.advance(size)
+                    bar.advance(len(rows[0]))
             if bar is not None:
                 bar.close()
 

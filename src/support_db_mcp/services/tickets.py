@@ -6,13 +6,19 @@ a fixed number of statements whatever the page size: search 2, get 3, create at 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Integer,
     Select,
+    String,
+    Text,
+    any_,
+    bindparam,
     func,
     insert,
     literal,
@@ -21,9 +27,10 @@ from sqlalchemy import (
     select,
     tuple_,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload, raiseload, selectinload
+from sqlalchemy.orm import joinedload, raiseload
 
 from support_db_mcp.db.statements import StatementLog, count_statements
 from support_db_mcp.errors import InvalidInputError, NotFoundError
@@ -47,68 +54,173 @@ ASSIGNABLE_ROLES = frozenset({UserRole.AGENT, UserRole.ADMIN})
 
 
 # ---------------------------------------------------------------- building blocks
+# The read paths select exactly the columns their results show, as plain rows of the tables:
+# building ORM objects for a 50-ticket page (with its users and tags) cost more than running the
+# query (`python -m bench.run`; see the Performance section of the README).
+_tickets = Ticket.__table__
+_creators = User.__table__.alias("creator")
+_assignees = User.__table__.alias("assignee")
+_authors = User.__table__.alias("author")
+_comments = Comment.__table__
+_tags = Tag.__table__
+_summary_from = _tickets.outerjoin(_creators, _creators.c.id == _tickets.c.creator_id).outerjoin(
+    _assignees, _assignees.c.id == _tickets.c.assignee_id
+)
+
+
 def _comment_count() -> ColumnElement[int]:
     return (
-        select(func.count(Comment.id))
-        .where(Comment.ticket_id == Ticket.id)
-        .correlate(Ticket)
+        select(func.count(_comments.c.id))
+        .where(_comments.c.ticket_id == _tickets.c.id)
         .scalar_subquery()
         .label("comment_count")
     )
 
 
-def text_match(text: str) -> ColumnElement[bool]:
+def _summary_columns() -> list[ColumnElement[Any]]:
+    t = _tickets.c
+    return [
+        t.id,
+        t.number,
+        t.title,
+        t.status,
+        t.priority,
+        t.created_at,
+        t.updated_at,
+        _creators.c.id.label("creator_id"),
+        _creators.c.full_name.label("creator_full_name"),
+        _creators.c.email.label("creator_email"),
+        _assignees.c.id.label("assignee_id"),
+        _assignees.c.full_name.label("assignee_full_name"),
+        _assignees.c.email.label("assignee_email"),
+    ]
+
+
+def text_match(text: str | ColumnElement[str]) -> ColumnElement[bool]:
     """Full-text match over title and description, served by the GIN index on search_vector."""
     query = func.websearch_to_tsquery(literal_column(f"'{TEXT_SEARCH_CONFIG}'::regconfig"), text)
-    return Ticket.search_vector.bool_op("@@")(query)
+    return _tickets.c.search_vector.bool_op("@@")(query)
 
 
-def _filters(search: TicketSearch, tag_id: int | None) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
+def _search_values(search: TicketSearch, after: KeysetPosition | None, tag_id: int | None) -> dict[str, Any]:
+    """The bind values of a search; their names say which filters the statement needs."""
+    values: dict[str, Any] = {"limit": search.limit + 1}
     if search.text:
-        conditions.append(text_match(search.text))
+        values["text"] = search.text
     if search.status:
-        conditions.append(Ticket.status.in_(search.status))
+        values["statuses"] = list(search.status)
     if search.priority:
-        conditions.append(Ticket.priority.in_(search.priority))
+        values["priorities"] = list(search.priority)
     if search.assignee_id is not None:
-        conditions.append(Ticket.assignee_id == search.assignee_id)
+        values["assignee_id"] = search.assignee_id
     if search.creator_id is not None:
-        conditions.append(Ticket.creator_id == search.creator_id)
+        values["creator_id"] = search.creator_id
     if tag_id is not None:
-        conditions.append(
-            Ticket.id.in_(select(ticket_tags.c.ticket_id).where(ticket_tags.c.tag_id == tag_id))
-        )
+        values["tag_id"] = tag_id
     if search.created_after is not None:
-        conditions.append(Ticket.created_at >= search.created_after)
+        values["created_after"] = search.created_after
     if search.created_before is not None:
-        conditions.append(Ticket.created_at < search.created_before)
-    return conditions
+        values["created_before"] = search.created_before
+    if after is not None:
+        values["after_created_at"] = after.created_at
+        values["after_id"] = after.id
+    return values
+
+
+@functools.lru_cache(maxsize=1024)
+def _search_template(filters: frozenset[str]) -> Select[*tuple[Any, ...]]:
+    """The search statement for one combination of filters, with bind parameters for the values.
+
+    Built once per combination and reused: building the expression cost a fifth of a search call,
+    and a reused statement keeps its cache key, so SQLAlchemy does not compute it again either.
+    """
+    t = _tickets.c
+    conditions: list[ColumnElement[bool]] = []
+    if "text" in filters:
+        conditions.append(text_match(bindparam("text", type_=Text())))
+    if "statuses" in filters:
+        conditions.append(t.status.in_(bindparam("statuses", expanding=True)))
+    if "priorities" in filters:
+        conditions.append(t.priority.in_(bindparam("priorities", expanding=True)))
+    if "assignee_id" in filters:
+        conditions.append(t.assignee_id == bindparam("assignee_id"))
+    if "creator_id" in filters:
+        conditions.append(t.creator_id == bindparam("creator_id"))
+    if "tag_id" in filters:
+        tagged = select(ticket_tags.c.ticket_id).where(ticket_tags.c.tag_id == bindparam("tag_id"))
+        conditions.append(t.id.in_(tagged))
+    if "created_after" in filters:
+        conditions.append(t.created_at >= bindparam("created_after"))
+    if "created_before" in filters:
+        conditions.append(t.created_at < bindparam("created_before"))
+    if "after_id" in filters:
+        position = tuple_(
+            bindparam("after_created_at", type_=t.created_at.type), bindparam("after_id", type_=t.id.type)
+        )
+        conditions.append(tuple_(t.created_at, t.id) < position)
+    return (
+        select(*_summary_columns(), _comment_count())
+        .select_from(_summary_from)
+        .where(*conditions)
+        .order_by(t.created_at.desc(), t.id.desc())
+        .limit(bindparam("limit", type_=Integer()))
+    )
 
 
 def search_statement(
     search: TicketSearch, after: KeysetPosition | None, tag_id: int | None = None
-) -> Select[Ticket, int]:
+) -> Select[*tuple[Any, ...]]:
     """One page, newest first, keyset-paginated on (created_at, id); limit + 1 rows tell if more exist.
 
     The tag filter takes the tag's id, resolved beforehand, so the planner sees the real value and
     can tell a rare tag (read through the tag index) from a common one (walk the date order).
+    This is the cached template with this search's values bound into it (for EXPLAIN and tests);
+    search_tickets executes the template and passes the values.
     """
-    statement = (
-        select(Ticket, _comment_count())
-        .options(
-            joinedload(Ticket.creator),
-            joinedload(Ticket.assignee),
-            selectinload(Ticket.tags),
-            raiseload("*"),
-        )
-        .where(*_filters(search, tag_id))
-        .order_by(Ticket.created_at.desc(), Ticket.id.desc())
-        .limit(search.limit + 1)
-    )
-    if after is not None:
-        statement = statement.where(tuple_(Ticket.created_at, Ticket.id) < tuple_(after.created_at, after.id))
-    return statement
+    values = _search_values(search, after, tag_id)
+    return _search_template(frozenset(values)).params(values)
+
+
+# The tags of a page of tickets, by name: one statement (one prepared plan) for any page size.
+_TAGS_OF_TICKETS = (
+    select(ticket_tags.c.ticket_id, _tags.c.name)
+    .join(_tags, _tags.c.id == ticket_tags.c.tag_id)
+    .where(ticket_tags.c.ticket_id == any_(bindparam("ticket_ids", type_=ARRAY(BigInteger))))
+    .order_by(_tags.c.name)
+)
+
+
+async def _tags_of(session: AsyncSession, ticket_ids: list[int]) -> dict[int, list[str]]:
+    tags: dict[int, list[str]] = {}
+    if ticket_ids:
+        for ticket_id, name in await session.execute(_TAGS_OF_TICKETS, {"ticket_ids": ticket_ids}):
+            tags.setdefault(ticket_id, []).append(name)
+    return tags
+
+
+def _summary_of(row: Sequence[Any], tags: list[str], comment_count: int) -> dict[str, Any]:
+    """The TicketSummary fields of a row that starts with _summary_columns().
+
+    Unpacked by position: reading 13 attributes of a Row by name costs as much as validating the model.
+    """
+    ticket_id, number, title, status, priority, created_at, updated_at = row[:7]
+    creator_id, creator_name, creator_email, assignee_id, assignee_name, assignee_email = row[7:13]
+    assignee = None
+    if assignee_id is not None:
+        assignee = UserSummary(id=assignee_id, full_name=assignee_name, email=assignee_email)
+    return {
+        "id": ticket_id,
+        "number": number,
+        "title": title,
+        "status": status,
+        "priority": priority,
+        "creator": UserSummary(id=creator_id, full_name=creator_name, email=creator_email),
+        "assignee": assignee,
+        "tags": tags,
+        "comment_count": comment_count,
+        "created_at": created_at,
+        "updated_at": updated_at,
+    }
 
 
 def _user(user: User) -> UserSummary:
@@ -138,7 +250,7 @@ async def search_tickets(session: AsyncSession, *, search: TicketSearch) -> Sear
     with count_statements() as statements:
         tag_id = None
         if search.tag:
-            tag_id = await session.scalar(select(Tag.id).where(Tag.name == normalise_tag(search.tag)))
+            tag_id = await session.scalar(select(_tags.c.id).where(_tags.c.name == normalise_tag(search.tag)))
             if tag_id is None:
                 return SearchTicketsResult(
                     tickets=[],
@@ -146,13 +258,15 @@ async def search_tickets(session: AsyncSession, *, search: TicketSearch) -> Sear
                     note=f"No tag named {search.tag!r} exists, so no ticket has it.",
                     sql_statements=statements.count,
                 )
-        rows = (await session.execute(search_statement(search, after, tag_id))).all()
-    page = rows[: search.limit]
-    tickets = [TicketSummary(**_summary_fields(ticket, count)) for ticket, count in page]
+        values = _search_values(search, after, tag_id)
+        rows = (await session.execute(_search_template(frozenset(values)), values)).all()
+        page = rows[: search.limit]
+        tags = await _tags_of(session, [row.id for row in page])
+    tickets = [TicketSummary(**_summary_of(row, tags.get(row.id, []), row.comment_count)) for row in page]
     next_cursor = None
     note = None
     if len(rows) > search.limit:
-        last = page[-1][0]
+        last = page[-1]
         next_cursor = encode_cursor(KeysetPosition(last.created_at, last.id), filters)
         note = (
             f"Showing {len(tickets)} tickets; more match. Call search_tickets again with the same "
@@ -164,19 +278,43 @@ async def search_tickets(session: AsyncSession, *, search: TicketSearch) -> Sear
 
 
 # ---------------------------------------------------------------- get_ticket
-def ticket_statement(ref: TicketRef) -> Select[Ticket]:
-    condition = Ticket.id == ref.id if ref.id is not None else Ticket.number == ref.number
-    return (
-        select(Ticket)
-        .where(condition)
-        .options(
-            joinedload(Ticket.creator),
-            joinedload(Ticket.assignee),
-            selectinload(Ticket.tags),
-            selectinload(Ticket.comments).joinedload(Comment.author),
-            raiseload("*"),
-        )
+_TICKET_BY_ID = (
+    select(*_summary_columns(), _tickets.c.description)
+    .select_from(_summary_from)
+    .where(_tickets.c.id == bindparam("id"))
+)
+_TICKET_BY_NUMBER = (
+    select(*_summary_columns(), _tickets.c.description)
+    .select_from(_summary_from)
+    .where(_tickets.c.number == bindparam("number"))
+)
+# A ticket's comments oldest first with their authors, from ix_comments_ticket_id_created_at.
+_COMMENTS_OF_TICKET = (
+    select(
+        _comments.c.id,
+        _comments.c.body,
+        _comments.c.is_internal,
+        _comments.c.created_at,
+        _authors.c.id.label("author_id"),
+        _authors.c.full_name.label("author_full_name"),
+        _authors.c.email.label("author_email"),
     )
+    .join(_authors, _authors.c.id == _comments.c.author_id)
+    .where(_comments.c.ticket_id == bindparam("ticket_id"))
+    .order_by(_comments.c.created_at, _comments.c.id)
+)
+
+
+def _ticket_query(ref: TicketRef) -> tuple[Select[*tuple[Any, ...]], dict[str, Any]]:
+    if ref.id is not None:
+        return _TICKET_BY_ID, {"id": ref.id}
+    return _TICKET_BY_NUMBER, {"number": ref.number}
+
+
+def ticket_statement(ref: TicketRef) -> Select[*tuple[Any, ...]]:
+    """The ticket's own row with its creator and assignee (tags and comments follow, one statement each)."""
+    statement, values = _ticket_query(ref)
+    return statement.params(values)
 
 
 def _detail(ticket: Ticket) -> TicketDetail:
@@ -197,10 +335,30 @@ def _detail(ticket: Ticket) -> TicketDetail:
 
 async def get_ticket(session: AsyncSession, *, ref: TicketRef) -> GetTicketResult:
     with count_statements() as statements:
-        ticket = (await session.scalars(ticket_statement(ref))).one_or_none()
-    if ticket is None:
-        raise NotFoundError(f"no ticket with {ref}; search_tickets lists existing tickets")
-    return GetTicketResult(ticket=_detail(ticket), sql_statements=statements.count)
+        statement, values = _ticket_query(ref)
+        row = (await session.execute(statement, values)).one_or_none()
+        if row is None:
+            raise NotFoundError(f"no ticket with {ref}; search_tickets lists existing tickets")
+        tags = await _tags_of(session, [row.id])
+        comment_rows = (await session.execute(_COMMENTS_OF_TICKET, {"ticket_id": row.id})).all()
+    comments = [
+        CommentOut(
+            id=comment.id,
+            author=UserSummary(
+                id=comment.author_id, full_name=comment.author_full_name, email=comment.author_email
+            ),
+            body=comment.body,
+            internal=comment.is_internal,
+            created_at=comment.created_at,
+        )
+        for comment in comment_rows
+    ]
+    ticket = TicketDetail(
+        **_summary_of(row, tags.get(row.id, []), len(comments)),
+        description=row.description,
+        comments=comments,
+    )
+    return GetTicketResult(ticket=ticket, sql_statements=statements.count)
 
 
 # ---------------------------------------------------------------- create_ticket
@@ -301,12 +459,15 @@ def _tag_ticket_statement(ticket_id: int, names: list[str]) -> Any:
     """One statement: create the missing tags and link all of them to the ticket.
 
     ON CONFLICT DO UPDATE (not DO NOTHING) so RETURNING also yields tags that already exist, even
-    ones another transaction is inserting concurrently.
+    ones another transaction is inserting concurrently. The names travel as one array (unnest), so
+    SQLAlchemy compiles the statement once and caches it; a multi-row VALUES list cannot be cached
+    and was compiled anew on every call (the largest cost of create_ticket under load).
     """
+    new_tags = pg_insert(Tag).from_select(
+        ["name"], select(func.unnest(bindparam("tag_names", names, type_=ARRAY(String))))
+    )
     upserted = (
-        pg_insert(Tag)
-        .values([{"name": name} for name in names])
-        .on_conflict_do_update(index_elements=[Tag.name], set_={"name": pg_insert(Tag).excluded.name})
+        new_tags.on_conflict_do_update(index_elements=[Tag.name], set_={"name": new_tags.excluded.name})
         .returning(Tag.id)
         .cte("upserted_tags")
     )
