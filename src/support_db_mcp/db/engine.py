@@ -100,6 +100,11 @@ class Database:
         )
         return cls(reader=factory, writer=factory)
 
+    def set_session_info(self, **info: Any) -> None:
+        """Facts every new session carries in `session.info` (e.g. what the database can do)."""
+        for factory in (self.reader, self.writer):
+            factory.configure(info={**factory.kw.get("info", {}), **info})
+
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         async with self.reader() as session:

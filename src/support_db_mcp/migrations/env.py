@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from support_db_mcp.db.migrate import include_object
 from support_db_mcp.models import Base
 
 target_metadata = Base.metadata
@@ -20,6 +21,7 @@ context.configure(
     target_metadata=target_metadata,
     compare_type=True,
     compare_server_default=True,
+    include_object=include_object,
     transaction_per_migration=False,
 )
 with context.begin_transaction():

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from mcp.server.mcpserver import MCPServer
 
 from support_db_mcp import __version__
-from support_db_mcp.bootstrap import explain_url_for, open_database
+from support_db_mcp.bootstrap import adopt_capabilities, explain_url_for, open_database
 from support_db_mcp.config import Settings
 from support_db_mcp.db import Database
 from support_db_mcp.explain import Explainer
@@ -46,10 +46,12 @@ def create_server(
     @asynccontextmanager
     async def lifespan(server: MCPServer) -> AsyncIterator[AppState]:
         if database is not None:
+            await adopt_capabilities(database)
             yield AppState(database=database, source="a database provided by the caller", explainer=explainer)
             return
         configured = settings or Settings()
         async with open_database(configured) as opened:
+            await adopt_capabilities(opened.database)
             log.info("serving the support desk from %s", opened.source)
             explain = Explainer.for_url(
                 explain_url_for(configured, opened.url), owner=opened.database.engine, settings=configured

@@ -48,6 +48,7 @@ from support_db_mcp.schemas import (
     UserSummary,
     normalise_tag,
 )
+from support_db_mcp.services import capabilities
 from support_db_mcp.services.pagination import KeysetPosition, decode_cursor, encode_cursor
 
 ASSIGNABLE_ROLES = frozenset({UserRole.AGENT, UserRole.ADMIN})
@@ -102,11 +103,15 @@ def text_match(text: str | ColumnElement[str]) -> ColumnElement[bool]:
     return _tickets.c.search_vector.bool_op("@@")(query)
 
 
-def _search_values(search: TicketSearch, after: KeysetPosition | None, tag_id: int | None) -> dict[str, Any]:
+def _search_values(
+    search: TicketSearch, after: KeysetPosition | None, tag_id: int | None, *, fuzzy_titles: bool = False
+) -> dict[str, Any]:
     """The bind values of a search; their names say which filters the statement needs."""
     values: dict[str, Any] = {"limit": search.limit + 1}
     if search.text:
         values["text"] = search.text
+        if fuzzy_titles:
+            values["fuzzy_text"] = search.text
     if search.status:
         values["statuses"] = list(search.status)
     if search.priority:
@@ -137,7 +142,12 @@ def _search_template(filters: frozenset[str]) -> Select[*tuple[Any, ...]]:
     t = _tickets.c
     conditions: list[ColumnElement[bool]] = []
     if "text" in filters:
-        conditions.append(text_match(bindparam("text", type_=Text())))
+        match = text_match(bindparam("text", type_=Text()))
+        if "fuzzy_text" in filters:
+            # pg_trgm's word similarity (served by ix_tickets_title_trgm) also finds titles with
+            # the words misspelt: "passwrd" finds "Password reset email never arrives".
+            match = or_(match, bindparam("fuzzy_text", type_=Text()).bool_op("<%")(t.title))
+        conditions.append(match)
     if "statuses" in filters:
         conditions.append(t.status.in_(bindparam("statuses", expanding=True)))
     if "priorities" in filters:
@@ -258,7 +268,8 @@ async def search_tickets(session: AsyncSession, *, search: TicketSearch) -> Sear
                     note=f"No tag named {search.tag!r} exists, so no ticket has it.",
                     sql_statements=statements.count,
                 )
-        values = _search_values(search, after, tag_id)
+        fuzzy = capabilities.of(session).trigram_titles
+        values = _search_values(search, after, tag_id, fuzzy_titles=fuzzy)
         rows = (await session.execute(_search_template(frozenset(values)), values)).all()
         page = rows[: search.limit]
         tags = await _tags_of(session, [row.id for row in page])
