@@ -93,10 +93,19 @@ async def test_with_pg_trgm_the_migration_adds_the_index_and_search_forgives_typ
         await engine.dispose()
     await seed(url, SeedPlan(users=30, tickets=600, comments_per_ticket=0, rng_seed=3))
 
-    app_settings = Settings(database_url=SecretStr(url_text(url)), seed_on_first_start=False)
+    app_settings = Settings(
+        database_url=SecretStr(url_text(url)),
+        explain_database_url=SecretStr(url_text(url.set(username="support_db_explain"))),
+        seed_on_first_start=False,
+    )
     async with Client(create_server(app_settings)) as client:
         typo = await client.call_tool("search_tickets", {"text": "passwrd", "limit": 100})
         exact = await client.call_tool("search_tickets", {"text": "password", "limit": 100})
+        explained = await client.call_tool(
+            "explain_query", {"tool": "search_tickets", "arguments": {"text": "passwrd"}, "analyze": False}
+        )
+    assert explained.structured_content is not None, explained.content
+    assert "<%" in explained.structured_content["plan_text"]  # explain_query saw the SQL the tool sends
     assert typo.structured_content is not None and exact.structured_content is not None
     titles = [t["title"] for t in typo.structured_content["tickets"]]
     assert titles and all("password" in title.lower() for title in titles)

@@ -100,10 +100,15 @@ class Database:
         )
         return cls(reader=factory, writer=factory)
 
+    @property
+    def session_info(self) -> dict[str, Any]:
+        info: dict[str, Any] = self.reader.kw.get("info", {})
+        return dict(info)
+
     def set_session_info(self, **info: Any) -> None:
         """Facts every new session carries in `session.info` (e.g. what the database can do)."""
         for factory in (self.reader, self.writer):
-            factory.configure(info={**factory.kw.get("info", {}), **info})
+            factory.configure(info={**self.session_info, **info})
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

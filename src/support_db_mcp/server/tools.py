@@ -15,6 +15,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from support_db_mcp.errors import SupportDBError, translate_db_error
 from support_db_mcp.explain.service import ServiceCall
@@ -214,7 +215,15 @@ async def explain_query(
         if params:
             raise ToolError("`params` go with `sql`; a `tool` takes `arguments`")
         call = _explainable_call(tool, arguments or {})
-        return await explainer.explain_call(tool, call, analyze=analyze)
+        session_info = _state(ctx).database.session_info
+
+        async def as_the_tool_runs_it(session: AsyncSession) -> Any:
+            # the same session facts (e.g. pg_trgm available) as the tool's own sessions, so the
+            # SQL explained is the SQL the tool sends
+            session.info.update(session_info)
+            return await call(session)
+
+        return await explainer.explain_call(tool, as_the_tool_runs_it, analyze=analyze)
 
 
 def register(mcp: MCPServer) -> None:
