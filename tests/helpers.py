@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from support_db_mcp.services.provisioning import drop_database, ensure_database
 
 COUNTED = ("users", "tickets", "comments", "tags", "ticket_tags")
 
@@ -23,3 +30,14 @@ async def scalar(connection: AsyncConnection, sql: str, **params: Any) -> Any:
 
 async def first_row(connection: AsyncConnection, sql: str, **params: Any) -> Any:
     return (await connection.execute(text(sql), params)).mappings().first()
+
+
+@asynccontextmanager
+async def empty_database(server_url: URL, prefix: str) -> AsyncIterator[URL]:
+    """A new, empty database on the test server with a unique name; dropped when the block ends."""
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
+    await ensure_database(server_url, name)
+    try:
+        yield server_url.set(database=name)
+    finally:
+        await drop_database(server_url, name)

@@ -8,7 +8,6 @@ failures come from an unreachable port, a missing database and malformed URLs.
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from mcp.client.stdio import stdio_client
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from support_db_mcp.services.provisioning import drop_database, ensure_database
+from tests.helpers import empty_database
 from tests.processes import CLI, RunningServer, cli_env, free_port, http_server, run_cli, url_text
 
 SECRET = f"pw-{secrets.token_hex(12)}-never-shown"
@@ -54,12 +53,8 @@ def base_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 @pytest_asyncio.fixture(scope="module")
 async def scratch_url(server_url: URL) -> AsyncIterator[URL]:
     """An empty database of our own, for the commands that write (migrate, seed)."""
-    name = f"support_db_secret_{os.getpid()}_{secrets.token_hex(3)}"
-    await ensure_database(server_url, name)
-    try:
-        yield server_url.set(database=name)
-    finally:
-        await drop_database(server_url, name)
+    async with empty_database(server_url, "support_db_secret") as url:
+        yield url
 
 
 def test_migrate_and_seed_log_the_url_with_the_password_masked(

@@ -6,8 +6,6 @@ a second run quick: about 30 s for the install on this project's machines).
 
 from __future__ import annotations
 
-import os
-import secrets
 import subprocess
 import sys
 import time
@@ -24,7 +22,7 @@ from sqlalchemy.engine import URL
 
 from support_db_mcp import __version__
 from support_db_mcp.db.migrate import head_revision
-from support_db_mcp.services.provisioning import drop_database, ensure_database
+from tests.helpers import empty_database as new_database
 from tests.processes import cli_env, url_text
 
 REPO = Path(__file__).resolve().parents[2]
@@ -99,12 +97,8 @@ def test_the_installed_command_answers_version_and_help(installed: Installed) ->
 
 @pytest_asyncio.fixture
 async def empty_database(server_url: URL) -> AsyncIterator[URL]:
-    name = f"support_db_wheel_{os.getpid()}_{secrets.token_hex(3)}"
-    await ensure_database(server_url, name)
-    try:
-        yield server_url.set(database=name)
-    finally:
-        await drop_database(server_url, name)
+    async with new_database(server_url, "support_db_wheel") as url:
+        yield url
 
 
 async def test_the_installed_package_migrates_a_new_database_and_serves_it(
