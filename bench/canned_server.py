@@ -18,7 +18,7 @@ from typing import Any
 from mcp.server.mcpserver import MCPServer
 from pydantic import BaseModel
 
-from support_db_mcp.schemas import GetTicketResult, SearchTicketsResult
+from support_db_mcp.schemas.tickets import GetTicketResult, SearchTicketsResult
 
 RESULT_MODELS: dict[str, type[BaseModel]] = {
     "search_tickets": SearchTicketsResult,

@@ -35,11 +35,11 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL
 
 from bench.databases import SERVER_COMMAND, CaseInputs, server_env
+from support_db_mcp.bootstrap import adopt_installation
 from support_db_mcp.config import Settings
 from support_db_mcp.db import Database, create_engine_for
 from support_db_mcp.db.statements import CapturedStatement
-from support_db_mcp.schemas import TicketRef, TicketSearch
-from support_db_mcp.services import tickets
+from support_db_mcp.services.operations import CATALOG
 from support_db_mcp.services.provisioning import asyncpg_dsn
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -165,12 +165,12 @@ class InProcess:
 
     async def call(self, tool: str, arguments: dict[str, Any]) -> Any:
         """What the tool of that name does between opening and closing its session."""
+        operation = CATALOG[tool]
+        if operation.service is None:
+            raise ValueError(f"no in-process twin for {tool}")
+        inputs = operation.parse(arguments)
         async with self.database.read() as session:
-            if tool == "search_tickets":
-                return await tickets.search_tickets(session, search=TicketSearch(**arguments))
-            if tool == "get_ticket":
-                return await tickets.get_ticket(session, ref=TicketRef.parse(arguments["ticket"]))
-        raise ValueError(f"no in-process twin for {tool}")
+            return await operation.service(session, inputs)
 
     async def capture(self, tool: str, arguments: dict[str, Any]) -> list[CapturedStatement]:
         self._capturing = []
@@ -344,6 +344,7 @@ async def _open_target(
 ) -> Target:
     in_process = InProcess(url)
     stack.push_async_callback(in_process.close)
+    await adopt_installation(in_process.database, Settings())  # the same cursor key as the server
     floor = await Floor.connect(url)
     stack.push_async_callback(floor.close)
     log = log_dir / f"server-stdio-{label}.log"

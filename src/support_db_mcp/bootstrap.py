@@ -18,8 +18,8 @@ from support_db_mcp.db.migrate import current_revision, head_revision, upgrade_t
 from support_db_mcp.errors import DatabaseUnavailableError, SupportDBError, translate_db_error
 from support_db_mcp.explain.runner import EXPLAIN_ROLE
 from support_db_mcp.seed import SeedPlan, seed
-from support_db_mcp.services import capabilities
-from support_db_mcp.services.capabilities import Capabilities
+from support_db_mcp.services import installation
+from support_db_mcp.services.installation import Installation
 from support_db_mcp.services.provisioning import ensure_database, has_users
 
 log = logging.getLogger(__name__)
@@ -141,11 +141,12 @@ def explain_url_for(settings: Settings, url: URL) -> URL | None:
     return None
 
 
-async def adopt_capabilities(database: Database) -> Capabilities:
-    """Read what the database offers beyond core PostgreSQL and hand it to every session."""
+async def adopt_installation(database: Database, settings: Settings) -> Installation:
+    """Read what the database offers beyond core PostgreSQL, and the cursor key, for every session."""
+    secret = settings.cursor_secret.get_secret_value() if settings.cursor_secret is not None else None
     async with database.read() as session:
-        found = await capabilities.detect(session)
-    database.set_session_info(**{capabilities.SESSION_KEY: found})
+        found = await installation.detect(session, cursor_secret=secret)
+    database.set_session_info(**{installation.SESSION_KEY: found})
     if found.trigram_titles:
         log.info("pg_trgm is installed: search_tickets also matches titles with typos")
     return found

@@ -118,6 +118,11 @@ class Settings(BaseSettings):
         description="Largest table on which explain_query builds a suggested index inside a "
         "rolled-back transaction to verify it (without hypopg); 0 never builds one.",
     )
+    cursor_secret: SecretStr | None = Field(
+        default=None,
+        description="Secret that signs pagination cursors (SUPPORT_DB_CURSOR_SECRET); unset means the "
+        "installation's own secret, made by the migrations and shared by every server of the database.",
+    )
     http_token: SecretStr | None = Field(
         default=None,
         description="Bearer token every HTTP request must carry when set (SUPPORT_DB_HTTP_TOKEN).",
@@ -134,7 +139,14 @@ class Settings(BaseSettings):
         "separated, e.g. 'https://app.example.com' (SUPPORT_DB_ALLOWED_ORIGINS).",
     )
 
-    @field_validator("database_url", "http_token", "explain_database_url", "read_replica_url", mode="before")
+    @field_validator(
+        "database_url",
+        "http_token",
+        "explain_database_url",
+        "read_replica_url",
+        "cursor_secret",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():

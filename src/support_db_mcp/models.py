@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Index,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -97,6 +98,18 @@ ticket_tags = Table(
     # The primary key (ticket_id, tag_id) serves "tags of these tickets"; this one serves the
     # tag filter of search_tickets and the foreign key to tags.
     Index("ix_ticket_tags_tag_id_ticket_id", "tag_id", "ticket_id"),
+)
+
+
+# Secrets of this installation (one database), made by migration 0004: `cursor` signs pagination
+# cursors, so every server process of the database accepts the cursors of the others.
+installation_secrets = Table(
+    "installation_secrets",
+    Base.metadata,
+    Column("name", String(50), primary_key=True),
+    Column("secret", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
+    CheckConstraint("octet_length(secret) >= 16", name="secret_length"),
 )
 
 

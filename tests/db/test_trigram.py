@@ -23,11 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from support_db_mcp.config import Settings
 from support_db_mcp.db import create_engine_for
 from support_db_mcp.db.migrate import schema_drift, upgrade_to_head
-from support_db_mcp.schemas import TicketSearch
+from support_db_mcp.schemas.tickets import TicketSearch
 from support_db_mcp.seed import SeedPlan, seed
 from support_db_mcp.server import create_server
 from support_db_mcp.services.provisioning import ensure_database
-from support_db_mcp.services.tickets import search_tickets
+from support_db_mcp.services.ticket_search import search_tickets
 from tests.helpers import scalar
 from tests.processes import url_text
 

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from support_db_mcp.explain import EXPLAIN_ROLE, Explainer
 from support_db_mcp.explain.findings import Context, diagnose
 from support_db_mcp.explain.plan import parse_plan
-from support_db_mcp.schemas import ExplainFinding, ExplainQueryResult
+from support_db_mcp.schemas.explain import ExplainFinding, ExplainQueryResult
 from tests.explain.conftest import LIMITS
 from tests.helpers import scalar
 

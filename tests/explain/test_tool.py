@@ -14,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from support_db_mcp.db.statements import count_statements
 from support_db_mcp.explain.runner import shown
-from support_db_mcp.schemas import ExplainQueryResult, TicketSearch
-from support_db_mcp.services import tickets
+from support_db_mcp.schemas.explain import ExplainQueryResult
+from support_db_mcp.schemas.tickets import TicketSearch
+from support_db_mcp.services.ticket_search import search_tickets
 from tests.helpers import scalar
 from tests.processes import CLI, cli_env, url_text
 
@@ -61,7 +62,7 @@ async def test_explaining_search_tickets_explains_exactly_the_statements_it_runs
 ) -> None:
     arguments = {"status": ["open", "in_progress"], "tag": "billing", "text": "refund", "limit": 5}
     with count_statements() as ran:
-        await tickets.search_tickets(session, search=TicketSearch(**arguments))
+        await search_tickets(session, search=TicketSearch(**arguments))
 
     async with explain_client:
         result = await explain(explain_client, tool="search_tickets", arguments=arguments)
@@ -118,11 +119,11 @@ async def test_wrong_combinations_and_arguments_are_refused_with_what_to_do(expl
         ({"tool": "get_ticket", "params": [1]}, "`params` go with `sql`"),
         (
             {"tool": "search_tickets", "arguments": {"statuz": "open"}},
-            "search_tickets has no argument statuz",
+            "unknown argument 'statuz'; did you mean 'status'?",
         ),
         ({"tool": "search_tickets", "arguments": {"status": "pending"}}, "unknown status 'pending'"),
-        ({"tool": "get_ticket", "arguments": {}}, "get_ticket needs `ticket`"),
-        ({"tool": "create_ticket", "arguments": {}}, "Input should be 'search_tickets' or 'get_ticket'"),
+        ({"tool": "get_ticket", "arguments": {}}, "ticket is required"),
+        ({"tool": "create_ticket", "arguments": {}}, "explain_query cannot explain tool 'create_ticket'; it explains: search_tickets, get_ticket"),
         ({"sql": "SELECT * FROM tickets WHERE id = $1"}, "pass their values in params"),
         ({"sql": "SELECT * FROM tickets WHERE id = $1", "params": [1, 2]}, "uses $1..$1 but 2 params"),
         ({"sql": "SELECT 1", "params": [1]}, "has no $1 placeholder"),

@@ -11,10 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from support_db_mcp.config import Settings
 from support_db_mcp.db.statements import count_statements
 from support_db_mcp.errors import InvalidInputError
-from support_db_mcp.schemas import TicketSearch
+from support_db_mcp.schemas.tickets import TicketSearch
 from support_db_mcp.server.prompts import library
-from support_db_mcp.services import prompt_facts, tickets
+from support_db_mcp.services import prompt_facts
 from support_db_mcp.services.query_facts import compare_loading, plain_plan
+from support_db_mcp.services.ticket_search import search_tickets
 from tests.helpers import row_counts, scalar
 
 IDLE_AGENT_SQL = (
@@ -135,7 +136,7 @@ async def test_query_and_search_quotes_the_sql_our_search_really_sends(
 ) -> None:
     rendered = await render(session, settings, "query_and_search")
     with count_statements() as log:
-        result = await tickets.search_tickets(session, search=TicketSearch(status=["open"], limit=20))
+        result = await search_tickets(session, search=TicketSearch(status=["open"], limit=20))
     assert result.sql_statements == log.count == 2
     assert f"using **{log.count} SQL statements**" in rendered
     for statement in log.statements:

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from support_db_mcp.db import Database
-from support_db_mcp.schemas import CreateTicketResult, GetTicketResult, SearchTicketsResult
+from support_db_mcp.schemas.tickets import CreateTicketResult, GetTicketResult, SearchTicketsResult
 from support_db_mcp.server import create_server
 from tests.helpers import row_counts
 

@@ -30,7 +30,7 @@ async def live_tables(connection: AsyncConnection) -> list[str]:
     rows = await connection.execute(
         text(
             "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
-            "AND tablename <> 'alembic_version' ORDER BY tablename"
+            "AND tablename NOT IN ('alembic_version', 'installation_secrets') ORDER BY tablename"
         )
     )
     return list(rows.scalars())
@@ -67,7 +67,7 @@ async def test_the_tables_resource_lists_every_table_with_its_live_row_estimate(
             )
         ).scalar_one()
         assert f"| `{table}` | {estimate:,} |" in overview
-    assert "alembic_version" not in overview
+    assert "alembic_version" not in overview and "installation_secrets" not in overview
 
 
 async def test_each_table_resource_shows_columns_keys_and_every_index_with_definition_and_size(
@@ -109,7 +109,9 @@ async def test_a_table_created_a_moment_ago_can_be_read_at_once(
     assert "| `macros` |" in overview
 
 
-@pytest.mark.parametrize("name", ["invoices", "alembic_version", "tickets; DROP TABLE tags"])
+@pytest.mark.parametrize(
+    "name", ["invoices", "alembic_version", "installation_secrets", "tickets; DROP TABLE tags"]
+)
 async def test_an_unknown_table_is_not_found_and_the_error_names_the_real_ones(
     client: Client, name: str
 ) -> None:

@@ -158,7 +158,7 @@ async def test_a_created_ticket_can_be_read_back_by_its_number(
             "unknown priority 'p1'; expected one of: low, normal, high, urgent",
         ),
         ("search_tickets", {"cursor": "bm90LWEtY3Vyc29y"}, "cursor is not valid"),
-        ("search_tickets", {"assignee_id": -1}, "user id must be a positive id"),
+        ("search_tickets", {"assignee_id": -1}, "assignee_id must be a positive id"),
         ("search_tickets", {"text": "a\x00b"}, "NUL"),
         ("search_tickets", {"created_after": "yesterday"}, "created_after"),
         ("get_ticket", {"ticket": "TCK-abc"}, "neither an id like 123 nor a number like TCK-000123"),

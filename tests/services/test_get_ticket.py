@@ -7,8 +7,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from support_db_mcp.errors import NotFoundError
-from support_db_mcp.schemas import TicketRef
-from support_db_mcp.services.tickets import get_ticket
+from support_db_mcp.schemas.fields import TicketRef
+from support_db_mcp.services.ticket_read import get_ticket
 from tests.helpers import first_row, scalar
 
 

@@ -14,8 +14,10 @@ from sqlalchemy import Executable, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from support_db_mcp.schemas import TicketRef, TicketSearch
-from support_db_mcp.services.tickets import search_statement, ticket_statement
+from support_db_mcp.schemas.fields import TicketRef
+from support_db_mcp.schemas.tickets import TicketSearch
+from support_db_mcp.services.ticket_read import ticket_statement
+from support_db_mcp.services.ticket_search import search_statement
 from tests.helpers import scalar
 
 

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from support_db_mcp.errors import InvalidInputError
 from support_db_mcp.models import TicketPriority, TicketStatus
-from support_db_mcp.schemas import TicketSearch
-from support_db_mcp.services.tickets import search_tickets
+from support_db_mcp.schemas.tickets import TicketSearch
+from support_db_mcp.services.ticket_search import search_tickets
 from tests.helpers import scalar
 
 

@@ -6,8 +6,11 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from support_db_mcp.db.statements import count_statements
-from support_db_mcp.schemas import NewTicket, TicketRef, TicketSearch
-from support_db_mcp.services.tickets import create_ticket, get_ticket, search_tickets
+from support_db_mcp.schemas.fields import TicketRef
+from support_db_mcp.schemas.tickets import NewTicket, TicketSearch
+from support_db_mcp.services.ticket_create import create_ticket
+from support_db_mcp.services.ticket_read import get_ticket
+from support_db_mcp.services.ticket_search import search_tickets
 from tests.helpers import scalar
 
 

@@ -13,7 +13,7 @@ from support_db_mcp.explain.conditions import Predicate, predicates, sort_keys
 from support_db_mcp.explain.plan import Plan, PlanNode
 from support_db_mcp.explain.runner import RelationInfo, quote_ident
 from support_db_mcp.explain.safety import SortColumn
-from support_db_mcp.schemas import FindingKind, Severity
+from support_db_mcp.schemas.explain import FindingKind, Severity
 
 MIN_REMOVED = 1_000  # rows removed by a filter before it is worth a word
 REMOVED_RATIO = 10  # removed at least this many times the rows kept

@@ -34,7 +34,7 @@ from support_db_mcp.explain.runner import (
     relation_facts,
 )
 from support_db_mcp.explain.safety import check_query
-from support_db_mcp.schemas import (
+from support_db_mcp.schemas.explain import (
     ExplainedStatement,
     ExplainFinding,
     ExplainPlanNode,

@@ -7,21 +7,18 @@ are rendered with when the server is built, so a broken template stops start-up,
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated, Any
 
-from mcp import MCPError
 from mcp.server.mcpserver import Context, MCPServer, Message, UserMessage
 from mcp.server.mcpserver.prompts import Prompt
-from mcp.types import INTERNAL_ERROR, INVALID_PARAMS
 from pydantic import Field
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from support_db_mcp.config import Settings
-from support_db_mcp.errors import InvalidInputError, NotFoundError, SupportDBError, translate_db_error
+from support_db_mcp.errors import SupportDBError
+from support_db_mcp.server.boundary import boundary
 from support_db_mcp.services import prompt_facts
 from support_db_mcp.services.query_facts import MEASURED_TOOLS
 from support_db_mcp.templates import TemplateLibrary, fact_names
@@ -74,31 +71,16 @@ def library() -> TemplateLibrary:
     return templates
 
 
-@asynccontextmanager
-async def prompt_errors() -> AsyncIterator[None]:
-    """Domain and database errors as MCP errors whose message a person can act on."""
-    try:
-        yield
-    except (InvalidInputError, NotFoundError) as error:
-        raise MCPError(INVALID_PARAMS, str(error)) from error
-    except SupportDBError as error:
-        raise MCPError(INTERNAL_ERROR, str(error)) from error
-    except (SQLAlchemyError, OSError) as error:
-        translated = translate_db_error(error)
-        if translated is None:
-            raise
-        raise MCPError(INTERNAL_ERROR, str(translated)) from error
-
-
 FactsReader = Callable[[AsyncSession], Awaitable[Any]]
 
 
 async def render(state: AppState, name: str, read: FactsReader) -> str:
     """Read the facts in one read-only session and render prompt `name` with them."""
-    async with prompt_errors(), state.database.read() as session:
-        facts = await read(session)
-    if isinstance(facts, prompt_facts.OptimizePerformanceFacts):
-        facts = await with_explain_analysis(state, facts)
+    with boundary("prompt"):
+        async with state.database.read() as session:
+            facts = await read(session)
+        if isinstance(facts, prompt_facts.OptimizePerformanceFacts):
+            facts = await with_explain_analysis(state, facts)
     return library().render_prompt(name, facts)
 
 

@@ -6,19 +6,16 @@ it is at the moment it is read.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from mcp import MCPError
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.types import Annotations
 
 from support_db_mcp.config import Settings
-from support_db_mcp.errors import NotFoundError
 from support_db_mcp.server import current
-from support_db_mcp.server.prompts import PROMPT_FACTS, library, prompt_errors, render_pattern
+from support_db_mcp.server.boundary import boundary
+from support_db_mcp.server.prompts import PROMPT_FACTS, library, render_pattern
 from support_db_mcp.services import prompt_facts
 from support_db_mcp.services.schema_info import table_names
 from support_db_mcp.templates import as_context
@@ -52,39 +49,24 @@ GUIDES: dict[str, tuple[str, str, str]] = {
 FOR_ASSISTANT = Annotations(audience=["assistant"], priority=0.6)
 
 
-def _unavailable(error: MCPError) -> ResourceError:
-    return ResourceError(error.error.message)
-
-
-@asynccontextmanager
-async def resource_errors() -> AsyncIterator[None]:
-    try:
-        async with prompt_errors():
-            yield
-    except MCPError as error:
-        raise _unavailable(error) from error
-
-
 async def _tables(state: AppState) -> str:
-    async with resource_errors(), state.database.read() as session:
-        facts = await prompt_facts.schema_tables_facts(session)
+    with boundary("resource"):
+        async with state.database.read() as session:
+            facts = await prompt_facts.schema_tables_facts(session)
     return library().render("resources/schema_tables.md", as_context(facts))
 
 
 async def _table(state: AppState, name: str) -> str:
-    try:
-        async with prompt_errors(), state.database.read() as session:
+    with boundary("resource"):
+        async with state.database.read() as session:
             facts = await prompt_facts.schema_table_facts(session, name=name)
-    except MCPError as error:
-        if isinstance(error.__cause__, NotFoundError):
-            raise ResourceNotFoundError(error.error.message) from error
-        raise _unavailable(error) from error
     return library().render("resources/schema_table.md", as_context(facts))
 
 
 async def known_tables(state: AppState) -> list[str]:
-    async with resource_errors(), state.database.read() as session:
-        return await table_names(session)
+    with boundary("resource"):
+        async with state.database.read() as session:
+            return await table_names(session)
 
 
 def register(mcp: MCPServer, settings: Settings | None = None) -> None:

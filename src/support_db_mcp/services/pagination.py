@@ -1,7 +1,9 @@
 """Opaque keyset cursors: the position after the last row of a page, bound to the filters.
 
-A cursor is base64url(JSON) with a keyed checksum, so a hand-edited or forged one is refused
-before any SQL runs, and one taken from a search with other filters is refused too.
+A cursor is base64url(JSON) with an HMAC made with this installation's secret (services/
+installation.py), so a hand-edited or re-signed one is refused before any SQL runs, one taken from
+a search with other filters is refused too, and every server process of one database accepts the
+cursors of the others.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from typing import Any
 
 from support_db_mcp.errors import InvalidInputError
 
-_VERSION = 1
-_DEFAULT_KEY = b"support-db-mcp/cursor/v1"
+_VERSION = 2
+MAX_ID = 2**63 - 1
+MAX_CURSOR_CHARS = 512
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,7 @@ def _sign(payload: bytes, key: bytes) -> str:
     return hmac.new(key, payload, hashlib.sha256).hexdigest()[:32]
 
 
-def encode_cursor(position: KeysetPosition, filters: dict[str, Any], key: bytes = _DEFAULT_KEY) -> str:
+def encode_cursor(position: KeysetPosition, filters: dict[str, Any], *, key: bytes) -> str:
     body = json.dumps(
         {"v": _VERSION, "c": position.created_at.isoformat(), "i": position.id, "f": _fingerprint(filters)},
         separators=(",", ":"),
@@ -44,8 +47,10 @@ def encode_cursor(position: KeysetPosition, filters: dict[str, Any], key: bytes 
     return base64.urlsafe_b64encode(token).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, filters: dict[str, Any], key: bytes = _DEFAULT_KEY) -> KeysetPosition:
+def decode_cursor(cursor: str, filters: dict[str, Any], *, key: bytes) -> KeysetPosition:
     bad = InvalidInputError("cursor is not valid: pass the next_cursor of a previous search unchanged")
+    if len(cursor) > MAX_CURSOR_CHARS:
+        raise bad
     try:
         token = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         body, signature = token.rsplit(b".", 1)
@@ -55,15 +60,18 @@ def decode_cursor(cursor: str, filters: dict[str, Any], key: bytes = _DEFAULT_KE
         raise bad
     try:
         data = json.loads(body)
-        position = KeysetPosition(created_at=datetime.fromisoformat(data["c"]), id=int(data["i"]))
+        created_at, position_id = datetime.fromisoformat(data["c"]), data["i"]
         version, fingerprint = data["v"], data["f"]
     except (ValueError, KeyError, TypeError):
         raise bad from None
-    if version != _VERSION or position.created_at.tzinfo is None:
+    # Signed by us, but checked anyway: a position outside bigint must never reach the database.
+    if version != _VERSION or created_at.tzinfo is None:
+        raise bad
+    if isinstance(position_id, bool) or not isinstance(position_id, int) or not 1 <= position_id <= MAX_ID:
         raise bad
     if fingerprint != _fingerprint(filters):
         raise InvalidInputError(
             "cursor belongs to a search with other filters: repeat the same filters, or drop the cursor "
             "to start from the first page"
         )
-    return position
+    return KeysetPosition(created_at=created_at, id=position_id)

@@ -14,19 +14,18 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, joinedload, lazyload, selectinload
 
 from support_db_mcp.db.statements import CapturedStatement, count_statements
 from support_db_mcp.errors import InvalidInputError, translate_db_error
-from support_db_mcp.models import Ticket, TicketStatus
-from support_db_mcp.schemas import TicketRef, TicketSearch
-from support_db_mcp.services import tickets
+from support_db_mcp.models import Ticket
+from support_db_mcp.services.operations import CATALOG, explainable_operations
 
 # The read-only tools whose statements can be captured by running them; create_ticket writes.
-MEASURED_TOOLS = ("search_tickets", "get_ticket")
+MEASURED_TOOLS = tuple(operation.name for operation in explainable_operations())
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CONDITIONS = ("Index Cond", "Recheck Cond", "Hash Cond", "Merge Cond", "Join Filter", "Filter")
@@ -46,31 +45,24 @@ class CapturedRun:
 
 
 async def capture_tool(session: AsyncSession, *, tool: str) -> CapturedRun:
-    """Run a read-only tool's service once, with representative arguments, and keep every statement."""
-    if tool == "search_tickets":
-        search = TicketSearch(status=[TicketStatus.OPEN], limit=20)
+    """Run a read-only tool's service once, with its catalog example, and keep every statement."""
+    operation = CATALOG.get(tool)
+    if operation is None or not operation.explainable or operation.service is None:
+        raise InvalidInputError(
+            f"{tool!r} is not a tool whose SQL can be measured; use one of {MEASURED_TOOLS}"
+        )
+    service = operation.service
+    arguments = dict(operation.examples[0])
+    inputs = operation.parse(arguments)
 
-        async def call(s: AsyncSession) -> object:
-            return await tickets.search_tickets(s, search=search)
+    async def call(s: AsyncSession) -> object:
+        return await service(s, inputs)
 
-        with count_statements() as log:
-            result = await tickets.search_tickets(session, search=search)
-        arguments = search.model_dump(mode="json", exclude_defaults=True)
-        arguments["limit"] = search.limit
-        return CapturedRun(tool, arguments, log.statements, len(result.tickets), call)
-    if tool == "get_ticket":
-        newest = await session.scalar(select(func.max(Ticket.id)))
-        if newest is None:
-            raise InvalidInputError("get_ticket cannot be measured: the database has no tickets")
-        ref = TicketRef(id=newest)
-
-        async def call(s: AsyncSession) -> object:
-            return await tickets.get_ticket(s, ref=ref)
-
-        with count_statements() as log:
-            await call(session)
-        return CapturedRun(tool, {"ticket": newest}, log.statements, 1, call)
-    raise InvalidInputError(f"{tool!r} is not a tool whose SQL can be measured; use one of {MEASURED_TOOLS}")
+    with count_statements() as log:
+        result = await call(session)
+    found = getattr(result, "tickets", None)
+    rows = len(found) if isinstance(found, list) else 1
+    return CapturedRun(tool, arguments, log.statements, rows, call)
 
 
 # ---------------------------------------------------------------- a plain plan

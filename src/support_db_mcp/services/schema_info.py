@@ -20,8 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from support_db_mcp.errors import NotFoundError
 
-# Alembic's bookkeeping table is not support data; it is left out of listings and completions.
-HIDDEN_TABLES = frozenset({"alembic_version"})
+# Alembic's bookkeeping and the installation's secrets (migration 0004) are not support data: they are
+# left out of listings and completions.
+HIDDEN_TABLES = frozenset({"alembic_version", "installation_secrets"})
 
 # Server settings that shape how an application should talk to this database.
 SERVER_SETTINGS = (

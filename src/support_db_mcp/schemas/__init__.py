@@ -1,0 +1,5 @@
+"""The MCP-facing contract: pydantic inputs and outputs of the tools.
+
+base.py: strict inputs and plain-sentence errors; fields.py: reusable input types; tickets.py and
+explain.py: each tool's arguments and results; json_schema.py: the schema clients are shown.
+"""

@@ -1,0 +1,87 @@
+"""The JSON Schemas clients are shown, shaped from the pydantic models in this one place.
+
+pydantic's own output is correct but awkward for the clients we serve: an optional input becomes
+`anyOf: [T, {type: null}]` (a form then offers a raw JSON editor), enums become `$ref`s with
+sibling keywords that draft-07 tools ignore, and `format: date-time` makes strict validators
+without format plugins refuse the whole schema. Inputs are therefore flattened to one plain typed
+property each: not required means "leave it out", enums are inline, no `format`, no titles, and
+unknown properties are refused (`additionalProperties: false`), as the model refuses them.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from pydantic import BaseModel
+
+_DROPPED = ("title", "format")
+
+
+def _resolve(node: Any, defs: dict[str, Any]) -> Any:
+    """Inline every local `$ref`, recursively; sibling keywords win over the definition's."""
+    if isinstance(node, list):
+        return [_resolve(item, defs) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        definition = _resolve(copy.deepcopy(defs[ref.removeprefix("#/$defs/")]), defs)
+        siblings = {key: _resolve(value, defs) for key, value in node.items() if key != "$ref"}
+        return {**definition, **siblings}
+    return {key: _resolve(value, defs) for key, value in node.items()}
+
+
+def _strip(node: Any, dropped: tuple[str, ...] = _DROPPED) -> Any:
+    if isinstance(node, list):
+        return [_strip(item, dropped) for item in node]
+    if not isinstance(node, dict):
+        return node
+    cleaned: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in dropped and not isinstance(value, dict):
+            continue
+        # `properties` maps names to schemas: a property may itself be called "title" or "format"
+        cleaned[key] = (
+            {k: _strip(v, dropped) for k, v in value.items()}
+            if key == "properties"
+            else _strip(value, dropped)
+        )
+    return cleaned
+
+
+def _without_null(prop: dict[str, Any]) -> dict[str, Any]:
+    """`anyOf: [T, {type: null}]` -> T, keeping the outer description, examples and default."""
+    branches = prop.get("anyOf")
+    if isinstance(branches, list):
+        kept = [branch for branch in branches if branch != {"type": "null"}]
+        if len(kept) == 1 and len(kept) != len(branches):
+            outer = {key: value for key, value in prop.items() if key != "anyOf"}
+            prop = {**kept[0], **outer}
+    if prop.get("default", ...) is None:
+        del prop["default"]
+    return prop
+
+
+def input_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The published input schema of a tool whose arguments are `model`."""
+    raw = model.model_json_schema()
+    defs = raw.pop("$defs", {})
+    resolved = _strip(_resolve(raw, defs))
+    required = list(resolved.get("required", []))
+    properties = {
+        name: prop if name in required else _without_null(dict(prop))
+        for name, prop in resolved.get("properties", {}).items()
+    }
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = required
+    schema["additionalProperties"] = False
+    return schema
+
+
+def output_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The published output schema: pydantic's, without titles and formats (kept lean: a client
+    validates every result against it)."""
+    schema: dict[str, Any] = _strip(model.model_json_schema())
+    return schema

@@ -1,0 +1,218 @@
+"""The ticket tools' contract: their inputs (shared with the services) and their outputs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from support_db_mcp.models import TicketPriority, TicketStatus
+from support_db_mcp.schemas.base import CUSTOMER_TEXT, ToolInput
+from support_db_mcp.schemas.fields import (
+    TIMESTAMP_HELP,
+    CleanText,
+    Priority,
+    Status,
+    Tags,
+    TicketKey,
+    Timestamp,
+    UserId,
+    UserKey,
+    between,
+    listify,
+    sized,
+)
+
+MAX_PAGE = 100
+DEFAULT_PAGE = 20
+
+
+# ---------------------------------------------------------------- inputs
+class TicketSearch(ToolInput):
+    """Filters of search_tickets; every filter is optional and they combine with AND."""
+
+    text: Annotated[
+        CleanText | None,
+        Field(
+            max_length=500,
+            description='Free text over title and description, web-search syntax: words, "a phrase", '
+            "or, -excluded. Matches English word stems (refund matches refunds, refunded).",
+            examples=["refund"],
+        ),
+    ] = None
+    status: Annotated[
+        Annotated[list[Status], Field(max_length=4)] | None,
+        BeforeValidator(listify),
+        Field(description="Only tickets with one of these statuses.", examples=[["open", "in_progress"]]),
+    ] = None
+    priority: Annotated[
+        Annotated[list[Priority], Field(max_length=4)] | None,
+        BeforeValidator(listify),
+        Field(description="Only tickets with one of these priorities.", examples=[["high", "urgent"]]),
+    ] = None
+    assignee_id: Annotated[
+        UserId | None, Field(description="Only tickets assigned to this user id.", examples=[7])
+    ] = None
+    creator_id: Annotated[
+        UserId | None, Field(description="Only tickets created by this user id.", examples=[42])
+    ] = None
+    tag: Annotated[
+        CleanText | None,
+        Field(max_length=50, description="Only tickets with this tag.", examples=["billing"]),
+    ] = None
+    created_after: Annotated[
+        Timestamp | None,
+        Field(
+            description=f"Only tickets created at or after this time. {TIMESTAMP_HELP}",
+            examples=["2026-01-31"],
+        ),
+    ] = None
+    created_before: Annotated[
+        Timestamp | None,
+        Field(
+            description=f"Only tickets created before this time. {TIMESTAMP_HELP}", examples=["2026-02-01"]
+        ),
+    ] = None
+    limit: Annotated[
+        int,
+        between(1, MAX_PAGE),
+        Field(
+            description=f"Tickets per page, 1 to {MAX_PAGE} (default {DEFAULT_PAGE}).",
+            json_schema_extra={"minimum": 1, "maximum": MAX_PAGE},
+        ),
+    ] = DEFAULT_PAGE
+    cursor: Annotated[
+        str | None,
+        Field(max_length=512, description="The next_cursor of the previous page; repeat the same filters."),
+    ] = None
+
+    def filters_fingerprint_source(self) -> dict[str, Any]:
+        """The filters that a cursor is bound to (not the page size, not the cursor)."""
+        return self.model_dump(mode="json", exclude={"limit", "cursor"})
+
+
+class TicketLookup(ToolInput):
+    """The argument of get_ticket."""
+
+    ticket: Annotated[
+        TicketKey,
+        Field(
+            description="The ticket's id (e.g. 123) or its number (e.g. TCK-000123).", examples=["TCK-000123"]
+        ),
+    ]
+
+
+Title = Annotated[
+    CleanText,
+    sized("title", 1, 200),
+    Field(
+        description="Short summary, 1 to 200 characters.",
+        json_schema_extra={"minLength": 1, "maxLength": 200},
+        examples=["Invoice export times out"],
+    ),
+]
+Description = Annotated[
+    CleanText,
+    sized("description", 1, 20_000),
+    Field(
+        description="What happened, 1 to 20,000 characters.",
+        json_schema_extra={"minLength": 1, "maxLength": 20_000},
+        examples=["The export of last month's invoices stops after a minute."],
+    ),
+]
+RequestId = Annotated[
+    str | None,
+    Field(
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        description="Idempotency key (e.g. a UUID): a retried call with the same request_id returns "
+        "what the first call stored instead of storing it twice.",
+    ),
+]
+
+
+class NewTicket(ToolInput):
+    """What create_ticket stores."""
+
+    title: Title
+    description: Description
+    creator: Annotated[
+        UserKey,
+        between,
+        Field(
+            description="Who reports the ticket: a user id (e.g. 42) or e-mail address.",
+            examples=["ana@example.com"],
+        ),
+    ]
+    priority: Annotated[Priority, Field(description="low, normal (default), high or urgent.")] = (
+        TicketPriority.NORMAL
+    )
+    assignee_id: Annotated[
+        UserId | None, Field(description="Agent or admin to assign the ticket to (user id).", examples=[7])
+    ] = None
+    tags: Tags = Field(default_factory=list)
+    request_id: RequestId = None
+
+
+# ---------------------------------------------------------------- outputs
+class UserSummary(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    full_name: Annotated[str, CUSTOMER_TEXT]
+    email: str
+
+
+class TicketSummary(BaseModel):
+    id: int
+    number: str = Field(description="Human ticket number, e.g. TCK-000123.")
+    title: Annotated[str, CUSTOMER_TEXT]
+    status: TicketStatus
+    priority: TicketPriority
+    creator: UserSummary
+    assignee: UserSummary | None
+    tags: list[str]
+    comment_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class CommentOut(BaseModel):
+    id: int
+    author: UserSummary
+    body: Annotated[str, CUSTOMER_TEXT]
+    internal: bool = Field(description="Internal notes are visible to agents only.")
+    created_at: datetime
+
+
+class TicketDetail(TicketSummary):
+    description: Annotated[str, CUSTOMER_TEXT]
+    comments: list[CommentOut] = Field(description="Oldest first.")
+
+
+SqlStatements = Annotated[int, Field(description="SQL statements this call ran.")]
+
+
+class SearchTicketsResult(BaseModel):
+    tickets: list[TicketSummary] = Field(description="Newest first.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` with the same filters for the next page; null on the last page."
+    )
+    note: str | None = Field(default=None, description="How to get more, or why nothing matched.")
+    sql_statements: SqlStatements
+
+
+class GetTicketResult(BaseModel):
+    ticket: TicketDetail
+    sql_statements: SqlStatements
+
+
+class CreateTicketResult(BaseModel):
+    ticket: TicketDetail
+    replayed: bool = Field(
+        default=False,
+        description="True when request_id matched an earlier create: this is the ticket it stored.",
+    )
+    sql_statements: SqlStatements

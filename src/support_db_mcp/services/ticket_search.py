@@ -1,0 +1,170 @@
+"""search_tickets: one page of tickets, newest first, keyset-paginated, every filter optional.
+
+A page is a fixed number of statements whatever its size (see the README's statement counts):
+the filters (and the tag, resolved to its id first) in one statement, the page's tags in another.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    Text,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from support_db_mcp.db.statements import count_statements
+from support_db_mcp.models import TEXT_SEARCH_CONFIG, ticket_tags
+from support_db_mcp.schemas.fields import normalise_tag
+from support_db_mcp.schemas.tickets import SearchTicketsResult, TicketSearch
+from support_db_mcp.services import installation
+from support_db_mcp.services.pagination import KeysetPosition, decode_cursor, encode_cursor
+from support_db_mcp.services.ticket_rows import (
+    comment_count,
+    summary_columns,
+    summary_from,
+    tags_of,
+    tags_table,
+    ticket_summary,
+    tickets_table,
+)
+
+
+def text_match(text: str | ColumnElement[str]) -> ColumnElement[bool]:
+    """Full-text match over title and description, served by the GIN index on search_vector."""
+    query = func.websearch_to_tsquery(literal_column(f"'{TEXT_SEARCH_CONFIG}'::regconfig"), text)
+    return tickets_table.c.search_vector.bool_op("@@")(query)
+
+
+def _search_values(
+    search: TicketSearch, after: KeysetPosition | None, tag_id: int | None, *, fuzzy_titles: bool = False
+) -> dict[str, Any]:
+    """The bind values of a search; their names say which filters the statement needs."""
+    values: dict[str, Any] = {"limit": search.limit + 1}
+    if search.text:
+        values["text"] = search.text
+        if fuzzy_titles:
+            values["fuzzy_text"] = search.text
+    if search.status:
+        values["statuses"] = list(search.status)
+    if search.priority:
+        values["priorities"] = list(search.priority)
+    if search.assignee_id is not None:
+        values["assignee_id"] = search.assignee_id
+    if search.creator_id is not None:
+        values["creator_id"] = search.creator_id
+    if tag_id is not None:
+        values["tag_id"] = tag_id
+    if search.created_after is not None:
+        values["created_after"] = search.created_after
+    if search.created_before is not None:
+        values["created_before"] = search.created_before
+    if after is not None:
+        values["after_created_at"] = after.created_at
+        values["after_id"] = after.id
+    return values
+
+
+@functools.lru_cache(maxsize=1024)
+def _search_template(filters: frozenset[str]) -> Select[*tuple[Any, ...]]:
+    """The search statement for one combination of filters, with bind parameters for the values.
+
+    Built once per combination and reused: building the expression cost a fifth of a search call,
+    and a reused statement keeps its cache key, so SQLAlchemy does not compute it again either.
+    """
+    t = tickets_table.c
+    conditions: list[ColumnElement[bool]] = []
+    if "text" in filters:
+        match = text_match(bindparam("text", type_=Text()))
+        if "fuzzy_text" in filters:
+            # pg_trgm's word similarity (served by ix_tickets_title_trgm) also finds titles with
+            # the words misspelt: "passwrd" finds "Password reset email never arrives".
+            match = or_(match, bindparam("fuzzy_text", type_=Text()).bool_op("<%")(t.title))
+        conditions.append(match)
+    if "statuses" in filters:
+        conditions.append(t.status.in_(bindparam("statuses", expanding=True)))
+    if "priorities" in filters:
+        conditions.append(t.priority.in_(bindparam("priorities", expanding=True)))
+    if "assignee_id" in filters:
+        conditions.append(t.assignee_id == bindparam("assignee_id"))
+    if "creator_id" in filters:
+        conditions.append(t.creator_id == bindparam("creator_id"))
+    if "tag_id" in filters:
+        tagged = select(ticket_tags.c.ticket_id).where(ticket_tags.c.tag_id == bindparam("tag_id"))
+        conditions.append(t.id.in_(tagged))
+    if "created_after" in filters:
+        conditions.append(t.created_at >= bindparam("created_after"))
+    if "created_before" in filters:
+        conditions.append(t.created_at < bindparam("created_before"))
+    if "after_id" in filters:
+        position = tuple_(
+            bindparam("after_created_at", type_=t.created_at.type), bindparam("after_id", type_=t.id.type)
+        )
+        conditions.append(tuple_(t.created_at, t.id) < position)
+    return (
+        select(*summary_columns(), comment_count())
+        .select_from(summary_from)
+        .where(*conditions)
+        .order_by(t.created_at.desc(), t.id.desc())
+        .limit(bindparam("limit", type_=Integer()))
+    )
+
+
+def search_statement(
+    search: TicketSearch, after: KeysetPosition | None, tag_id: int | None = None
+) -> Select[*tuple[Any, ...]]:
+    """One page, newest first, keyset-paginated on (created_at, id); limit + 1 rows tell if more exist.
+
+    The tag filter takes the tag's id, resolved beforehand, so the planner sees the real value and
+    can tell a rare tag (read through the tag index) from a common one (walk the date order).
+    This is the cached template with this search's values bound into it (for EXPLAIN and tests);
+    search_tickets executes the template and passes the values.
+    """
+    values = _search_values(search, after, tag_id)
+    return _search_template(frozenset(values)).params(values)
+
+
+async def search_tickets(session: AsyncSession, *, search: TicketSearch) -> SearchTicketsResult:
+    facts = installation.of(session)
+    filters = search.filters_fingerprint_source()
+    after = decode_cursor(search.cursor, filters, key=facts.cursor_key) if search.cursor else None
+    with count_statements() as statements:
+        tag_id = None
+        if search.tag:
+            tag_id = await session.scalar(
+                select(tags_table.c.id).where(tags_table.c.name == normalise_tag(search.tag))
+            )
+            if tag_id is None:
+                return SearchTicketsResult(
+                    tickets=[],
+                    next_cursor=None,
+                    note=f"No tag named {search.tag!r} exists, so no ticket has it.",
+                    sql_statements=statements.count,
+                )
+        values = _search_values(search, after, tag_id, fuzzy_titles=facts.trigram_titles)
+        rows = (await session.execute(_search_template(frozenset(values)), values)).all()
+        page = rows[: search.limit]
+        tags = await tags_of(session, [row.id for row in page])
+    tickets = [ticket_summary(row._mapping, tags.get(row.id, [])) for row in page]
+    next_cursor = None
+    note = None
+    if len(rows) > search.limit:
+        last = page[-1]
+        next_cursor = encode_cursor(KeysetPosition(last.created_at, last.id), filters, key=facts.cursor_key)
+        note = (
+            f"Showing {len(tickets)} tickets; more match. Call search_tickets again with the same "
+            "filters and cursor=next_cursor for the next page."
+        )
+    return SearchTicketsResult(
+        tickets=tickets, next_cursor=next_cursor, note=note, sql_statements=statements.count
+    )
