@@ -123,7 +123,10 @@ async def test_wrong_combinations_and_arguments_are_refused_with_what_to_do(expl
         ),
         ({"tool": "search_tickets", "arguments": {"status": "pending"}}, "unknown status 'pending'"),
         ({"tool": "get_ticket", "arguments": {}}, "ticket is required"),
-        ({"tool": "create_ticket", "arguments": {}}, "explain_query cannot explain tool 'create_ticket'; it explains: search_tickets, get_ticket"),
+        (
+            {"tool": "create_ticket", "arguments": {}},
+            "explain_query cannot explain tool 'create_ticket'; it explains: search_tickets, get_ticket",
+        ),
         ({"sql": "SELECT * FROM tickets WHERE id = $1"}, "pass their values in params"),
         ({"sql": "SELECT * FROM tickets WHERE id = $1", "params": [1, 2]}, "uses $1..$1 but 2 params"),
         ({"sql": "SELECT 1", "params": [1]}, "has no $1 placeholder"),
