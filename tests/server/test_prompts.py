@@ -181,7 +181,8 @@ async def test_entity_and_table_names_complete_from_the_live_schema(
     live = await scalar(
         connection,
         "SELECT count(*) FROM pg_tables "
-        "WHERE schemaname = current_schema() AND tablename NOT IN ('alembic_version', 'installation_secrets')",
+        "WHERE schemaname = current_schema() "
+        "AND tablename NOT IN ('alembic_version', 'installation_secrets')",
     )
     assert "alembic_version" not in everything.completion.values
     assert "installation_secrets" not in everything.completion.values
