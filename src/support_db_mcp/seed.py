@@ -18,6 +18,7 @@ import anyio
 import asyncpg
 from sqlalchemy.engine import URL
 
+from support_db_mcp import seed_vocabulary as words
 from support_db_mcp.progress import ProgressBar
 from support_db_mcp.services import bulk_load
 from support_db_mcp.services.provisioning import asyncpg_dsn
@@ -28,90 +29,6 @@ CHUNK = 25_000
 LONG_THREAD_EVERY = 997  # every 997th ticket gets a long thread of comments
 LONG_THREAD_COMMENTS = 50
 REBUILD_THRESHOLD = 50_000
-
-FIRST_NAMES = (
-    "Ana", "Ben", "Chloe", "Dev", "Elif", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kemi", "Liam",
-    "Mei", "Noah", "Olga", "Priya", "Quinn", "Rosa", "Sven", "Tariq", "Uma", "Viktor", "Wen", "Yara", "Zoe",
-)  # fmt: skip
-LAST_NAMES = (
-    "Alvarez", "Brown", "Chen", "Dubois", "Eriksen", "Fischer", "Garcia", "Haddad", "Ito", "Jensen",
-    "Kowalski", "Lopez", "Moreau", "Nakamura", "Okafor", "Petrov", "Rossi", "Silva", "Tanaka", "Novak",
-)  # fmt: skip
-DOMAINS = ("example.com", "example.org", "acme.test", "globex.test", "initech.test")
-PRODUCTS = (
-    "billing portal", "mobile app", "web dashboard", "public API", "invoice export", "SSO login",
-    "notification emails", "reporting module", "data import", "team settings",
-)  # fmt: skip
-PLANS = ("Starter", "Team", "Business", "Enterprise")
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "the weekend")
-ACTIONS = (
-    "uploading a file",
-    "saving changes",
-    "opening a report",
-    "switching accounts",
-    "paying an invoice",
-)
-# (title template, topic tag)
-TITLES = (
-    ("Refund not received for order #{n}", "refund"),
-    ("Requesting a refund for the {plan} plan", "refund"),
-    ("Charged twice for the {plan} subscription", "billing"),
-    ("Invoice #{n} shows the wrong VAT number", "billing"),
-    ("Cannot log in to the {product}", "login"),
-    ("Password reset email never arrives", "login"),
-    ("The {product} crashes when {action}", "bug"),
-    ("Error 500 in the {product} since {day}", "bug"),
-    ("The {product} is very slow since {day}", "performance"),
-    ("Export to CSV times out in the {product}", "performance"),
-    ("How do I add a user to my team?", "how-to"),
-    ("How do I change the billing address?", "how-to"),
-    ("Feature request: dark mode for the {product}", "feature-request"),
-    ("Feature request: webhooks for the {product}", "feature-request"),
-    ("Please delete my account and data", "privacy"),
-    ("Upgrade from {plan} to Enterprise", "sales"),
-)  # fmt: skip
-EXTRA_TAGS = ("urgent-customer", "vip", "mobile", "web", "api", "enterprise", "regression", "follow-up")
-OPENINGS = (
-    "Hi team,", "Hello,", "Good morning,", "Hi there,", "Dear support,", "Hey,",
-)  # fmt: skip
-DETAILS = (
-    "Since yesterday the page keeps loading forever and then shows an error.",
-    "I already cleared my browser cache and tried a different browser.",
-    "My colleague sees the same problem on her account.",
-    "We were charged on the 3rd but the payment does not show in the billing history.",
-    "The refund was promised two weeks ago and has not arrived on my card.",
-    "This blocks our month-end reporting, so it is quite urgent for us.",
-    "I attached a screenshot of the error message.",
-    "It worked fine last week, nothing changed on our side.",
-    "The order number is in the subject line.",
-    "We are on the {plan} plan with about 40 seats.",
-    "It happens only on the mobile app, the website works.",
-    "Could you tell me whether this is a known issue?",
-)  # fmt: skip
-CLOSINGS = (
-    "Thanks!",
-    "Best regards.",
-    "Thank you for your help.",
-    "Cheers.",
-    "Looking forward to your reply.",
-)
-COMMENT_BODIES = (
-    "Thanks for reaching out, we are looking into it.",
-    "Could you send us the exact time when this happened?",
-    "I can reproduce this on our side and have escalated it to engineering.",
-    "The refund has been issued and should reach your card within 5 business days.",
-    "Any update on this?",
-    "It works again now, thank you.",
-    "Still happening for me this morning.",
-    "We deployed a fix; please try again and let us know.",
-    "Internal: customer is on an annual contract, handle with priority.",
-    "Internal: linked to the incident from last Tuesday.",
-    "Closing this ticket as resolved. Reply to reopen it.",
-    "Here is the screenshot you asked for.",
-)  # fmt: skip
-STATUS_OLD = (("closed", 70), ("resolved", 25), ("open", 3), ("in_progress", 2))
-STATUS_RECENT = (("open", 45), ("in_progress", 30), ("resolved", 20), ("closed", 5))
-PRIORITIES = (("low", 20), ("normal", 50), ("high", 22), ("urgent", 8))
 
 
 @dataclass(frozen=True)
@@ -153,8 +70,8 @@ def _user_rows(plan: SeedPlan, rng: random.Random, first_id: int) -> tuple[list[
     created = datetime.now(UTC) - timedelta(days=plan.days + 30)
     for index in range(plan.users):
         user_id = first_id + index
-        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-        email = f"{first}.{last}.{user_id}@{rng.choice(DOMAINS)}".lower()
+        first, last = rng.choice(words.FIRST_NAMES), rng.choice(words.LAST_NAMES)
+        email = f"{first}.{last}.{user_id}@{rng.choice(words.DOMAINS)}".lower()
         if index < admins:
             role = "admin"
         elif index < admins + agents:
@@ -174,17 +91,17 @@ def _user_rows(plan: SeedPlan, rng: random.Random, first_id: int) -> tuple[list[
 def _title(rng: random.Random, template: str) -> str:
     return template.format(
         n=rng.randint(10_000, 99_999),
-        plan=rng.choice(PLANS),
-        product=rng.choice(PRODUCTS),
-        action=rng.choice(ACTIONS),
-        day=rng.choice(WEEKDAYS),
+        plan=rng.choice(words.PLANS),
+        product=rng.choice(words.PRODUCTS),
+        action=rng.choice(words.ACTIONS),
+        day=rng.choice(words.WEEKDAYS),
     )
 
 
 def _description(rng: random.Random) -> str:
-    details = rng.sample(DETAILS, rng.randint(1, 3))
-    text = " ".join([rng.choice(OPENINGS), *details, rng.choice(CLOSINGS)])
-    return text.replace("{plan}", rng.choice(PLANS))
+    details = rng.sample(words.DETAILS, rng.randint(1, 3))
+    text = " ".join([rng.choice(words.OPENINGS), *details, rng.choice(words.CLOSINGS)])
+    return text.replace("{plan}", rng.choice(words.PLANS))
 
 
 # (ticket rows, (ticket_id, tag_id) links, comment rows) of one chunk of tickets
@@ -199,15 +116,15 @@ class _Generator:
         self.rng = random.Random(plan.rng_seed + 1)
         self.people = people
         self.tag_ids = tag_ids
-        self.extra_tag_ids = [tag_ids[name] for name in EXTRA_TAGS]
+        self.extra_tag_ids = [tag_ids[name] for name in words.EXTRA_TAGS]
         self.next_ticket = ids["tickets"] + 1
         self.next_comment = ids["comments"] + 1
         self.now = datetime.now(UTC).replace(microsecond=0)
         self.start = self.now - timedelta(days=plan.days)
         self.step = timedelta(days=plan.days) / max(plan.tickets, 1)
-        self.status_old = _weighted(STATUS_OLD)
-        self.status_recent = _weighted(STATUS_RECENT)
-        self.priorities = _weighted(PRIORITIES)
+        self.status_old = _weighted(words.STATUS_OLD)
+        self.status_recent = _weighted(words.STATUS_RECENT)
+        self.priorities = _weighted(words.PRIORITIES)
 
     def chunk(self, first: int, size: int) -> _Chunk:
         rng, plan, people = self.rng, self.plan, self.people
@@ -216,7 +133,7 @@ class _Generator:
         statuses_new = rng.choices(self.status_recent[0], self.status_recent[1], k=size)
         priorities = rng.choices(self.priorities[0], self.priorities[1], k=size)
         creators = rng.choices(people.customers, k=size)
-        templates = rng.choices(range(len(TITLES)), k=size)
+        templates = rng.choices(range(len(words.TITLES)), k=size)
         comment_counts = rng.choices(range(2 * plan.comments_per_ticket + 1), k=size)
         tickets: list[tuple[object, ...]] = []
         links: list[tuple[int, int]] = []
@@ -231,7 +148,7 @@ class _Generator:
             pool = people.busy_agents if status in ("open", "in_progress") else people.agents
             assigned = pool and (status != "open" or rng.random() < 0.6) and rng.random() < 0.95
             assignee = rng.choice(pool) if assigned else None
-            template, topic = TITLES[templates[offset]]
+            template, topic = words.TITLES[templates[offset]]
             ticket_tags = {self.tag_ids[topic]}
             for _ in range(rng.choice((0, 0, 1, 1, 2))):
                 ticket_tags.add(rng.choice(self.extra_tag_ids))
@@ -249,7 +166,7 @@ class _Generator:
             for index in range(count):
                 updated = min(updated + timedelta(minutes=rng.randint(5, 2_880)), self.now)
                 from_agent = index % 2 == 0
-                body = rng.choice(COMMENT_BODIES)
+                body = rng.choice(words.COMMENT_BODIES)
                 internal = from_agent and body.startswith("Internal:")
                 comments.append(
                     (
@@ -329,7 +246,7 @@ async def seed(
                 user_rows,
             )
             tag_ids = await bulk_load.upsert_tags(
-                connection, sorted({topic for _, topic in TITLES} | set(EXTRA_TAGS))
+                connection, sorted({topic for _, topic in words.TITLES} | set(words.EXTRA_TAGS))
             )
 
             generator = _Generator(plan, people, tag_ids, ids)

@@ -27,14 +27,8 @@ from support_db_mcp.services.query_facts import (
     looks_like_tool_name,
     plain_plan,
 )
-from support_db_mcp.services.schema_info import (
-    ServerInfo,
-    TableInfo,
-    describe_table,
-    describe_tables,
-    package_versions,
-    server_info,
-)
+from support_db_mcp.services.schema_info import TableInfo, describe_table, describe_tables
+from support_db_mcp.services.server_info import ServerInfo, package_versions, server_info
 
 MAX_QUESTION = 2_000
 MAX_SQL = 20_000

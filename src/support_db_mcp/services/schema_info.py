@@ -1,14 +1,12 @@
-"""The schema as the database has it right now: tables, columns, indexes, keys, sizes, server.
+"""The schema as the database has it right now: tables, columns, indexes, keys, sizes.
 
 SQLAlchemy's inspector (through `conn.run_sync(inspect)`) reads columns, keys and constraints;
-the catalog gives what the inspector does not: index definitions and sizes, row estimates and
-server settings. Nothing is cached: every call reads the live catalog, so a column added a second
-ago is there.
+the catalog gives what the inspector does not: index definitions and sizes, row estimates.
+Nothing is cached: every call reads the live catalog, so a column added a second ago is there.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -23,20 +21,6 @@ from support_db_mcp.errors import NotFoundError
 # Alembic's bookkeeping and the installation's secrets (migration 0004) are not support data: they are
 # left out of listings and completions.
 HIDDEN_TABLES = frozenset({"alembic_version", "installation_secrets"})
-
-# Server settings that shape how an application should talk to this database.
-SERVER_SETTINGS = (
-    "statement_timeout",
-    "lock_timeout",
-    "idle_in_transaction_session_timeout",
-    "max_connections",
-    "default_transaction_isolation",
-    "server_encoding",
-    "TimeZone",
-)
-
-# Python packages whose versions matter to the code in our prompts.
-PACKAGES = ("sqlalchemy", "asyncpg", "greenlet", "alembic", "pytest", "pytest-asyncio", "fastapi")
 
 
 @dataclass(frozen=True)
@@ -106,26 +90,6 @@ class TableInfo:
         return [column.name for column in self.columns if column.required_on_insert]
 
 
-@dataclass(frozen=True)
-class ServerInfo:
-    version: str  # e.g. "18.4"
-    version_num: int  # e.g. 180004
-    full_version: str  # version(): build and platform
-    database: str
-    settings: dict[str, str]  # SERVER_SETTINGS as current_setting() shows them ("5s")
-
-
-def package_versions() -> dict[str, str]:
-    """Installed versions of the packages our examples depend on ("not installed" otherwise)."""
-    versions = {}
-    for package in PACKAGES:
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = "not installed"
-    return versions
-
-
 # ---------------------------------------------------------------- catalog queries
 _INDEXES = text(
     """
@@ -154,14 +118,6 @@ _TABLES = text(
     WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND c.relname IN :names
     """
 ).bindparams(bindparam("names", expanding=True))
-
-_SERVER = text(
-    "SELECT current_setting('server_version') AS version, "
-    "current_setting('server_version_num')::int AS version_num, version() AS full_version, "
-    "current_database() AS database"
-)
-
-_SETTINGS = text("SELECT name, current_setting(name) AS value FROM unnest(CAST(:names AS text[])) AS name")
 
 
 # ---------------------------------------------------------------- the inspector part
@@ -295,18 +251,3 @@ async def describe_table(session: AsyncSession, *, name: str) -> TableInfo:
         known = await table_names(session)
         raise NotFoundError(f"no table named {name!r}; the tables are: {', '.join(known)}")
     return tables[0]
-
-
-async def server_info(session: AsyncSession) -> ServerInfo:
-    """Server version and the settings in force for this connection."""
-    row = (await session.execute(_SERVER)).mappings().one()
-    settings = {
-        name: value for name, value in (await session.execute(_SETTINGS, {"names": list(SERVER_SETTINGS)}))
-    }
-    return ServerInfo(
-        version=row["version"],
-        version_num=int(row["version_num"]),
-        full_version=row["full_version"],
-        database=row["database"],
-        settings=settings,
-    )
