@@ -19,7 +19,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from support_db_mcp.explain import EXPLAIN_ROLE, Explainer
-from support_db_mcp.explain.findings import Context, diagnose
+from support_db_mcp.explain.diagnosis import diagnose
+from support_db_mcp.explain.findings import Context
 from support_db_mcp.explain.plan import parse_plan
 from support_db_mcp.schemas.explain import ExplainFinding, ExplainQueryResult
 from tests.explain.conftest import LIMITS

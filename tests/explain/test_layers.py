@@ -16,14 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from support_db_mcp.config import Settings
 from support_db_mcp.explain import Explainer, ExplainUnavailableError, UnsafeQueryError
-from support_db_mcp.explain.runner import (
-    BoundStatement,
-    create_explain_engine,
-    login_role,
-    read_only_transaction,
-    refuse_volatile_functions,
-    run_explain,
-)
+from support_db_mcp.explain.connection import create_explain_engine, login_role
+from support_db_mcp.explain.parameters import BoundStatement
+from support_db_mcp.explain.running import run_explain
+from support_db_mcp.explain.transactions import Transaction, read_only_transaction
+from support_db_mcp.explain.volatility import refuse_volatile_functions
 from support_db_mcp.explain.safety import CheckedQuery, FunctionName, check_query
 from tests.explain.conftest import LIMITS, TIMEOUT_MS
 from tests.helpers import scalar
@@ -77,7 +74,7 @@ async def test_the_pg_proc_check_alone_refuses_volatile_functions_including_user
     connection: AsyncConnection,
 ) -> None:
     with pytest.raises(UnsafeQueryError, match=r"pg_catalog\.pg_sleep\(\), which is declared VOLATILE"):
-        await refuse_volatile_functions(connection, unchecked("SELECT pg_sleep(1)", "pg_sleep").checked)
+        await refuse_volatile_functions(Transaction(connection), unchecked("SELECT pg_sleep(1)", "pg_sleep").checked)
     await connection.execute(
         text(
             "CREATE FUNCTION public.bump_priority() RETURNS int LANGUAGE sql VOLATILE "
@@ -86,9 +83,9 @@ async def test_the_pg_proc_check_alone_refuses_volatile_functions_including_user
     )
     checked = check_query("SELECT bump_priority()")  # the parser knows nothing about it
     with pytest.raises(UnsafeQueryError, match=r"public\.bump_priority\(\)"):
-        await refuse_volatile_functions(connection, checked)
+        await refuse_volatile_functions(Transaction(connection), checked)
     await refuse_volatile_functions(
-        connection, check_query("SELECT lower(title), now(), random() FROM tickets")
+        Transaction(connection), check_query("SELECT lower(title), now(), random() FROM tickets")
     )
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from support_db_mcp.db.statements import count_statements
-from support_db_mcp.explain.runner import shown
+from support_db_mcp.explain.parameters import shown
 from support_db_mcp.schemas.explain import ExplainQueryResult
 from support_db_mcp.schemas.tickets import TicketSearch
 from support_db_mcp.services.ticket_search import search_tickets
@@ -132,7 +132,7 @@ async def test_wrong_combinations_and_arguments_are_refused_with_what_to_do(expl
         ({"sql": "SELECT 1", "params": [1]}, "has no $1 placeholder"),
         (
             {"sql": "SELECT * FROM tickets WHERE id = $1", "params": ["abc"]},
-            "invalid input syntax for type bigint",
+            'params[0] ("abc") does not fit $1, which PostgreSQL reads as bigint: expected a whole number',
         ),
         ({"sql": "SELECT nope FROM tickets"}, 'PostgreSQL rejected the query: column "nope" does not exist'),
         ({"sql": "SELECT * FROM alembic_version"}, "permission denied for table alembic_version"),
