@@ -19,9 +19,9 @@ from support_db_mcp.explain import Explainer, ExplainUnavailableError, UnsafeQue
 from support_db_mcp.explain.connection import create_explain_engine, login_role
 from support_db_mcp.explain.parameters import BoundStatement
 from support_db_mcp.explain.running import run_explain
+from support_db_mcp.explain.safety import CheckedQuery, FunctionName, check_query
 from support_db_mcp.explain.transactions import Transaction, read_only_transaction
 from support_db_mcp.explain.volatility import refuse_volatile_functions
-from support_db_mcp.explain.safety import CheckedQuery, FunctionName, check_query
 from tests.explain.conftest import LIMITS, TIMEOUT_MS
 from tests.helpers import scalar
 
@@ -74,7 +74,9 @@ async def test_the_pg_proc_check_alone_refuses_volatile_functions_including_user
     connection: AsyncConnection,
 ) -> None:
     with pytest.raises(UnsafeQueryError, match=r"pg_catalog\.pg_sleep\(\), which is declared VOLATILE"):
-        await refuse_volatile_functions(Transaction(connection), unchecked("SELECT pg_sleep(1)", "pg_sleep").checked)
+        await refuse_volatile_functions(
+            Transaction(connection), unchecked("SELECT pg_sleep(1)", "pg_sleep").checked
+        )
     await connection.execute(
         text(
             "CREATE FUNCTION public.bump_priority() RETURNS int LANGUAGE sql VOLATILE "
