@@ -160,3 +160,19 @@ async def test_an_analyze_that_runs_too_long_is_cancelled_at_the_timeout(explain
                 await run_explain(tx, unchecked("SELECT count(*) FROM tickets a, tickets b"), analyze=True)
     assert sqlstate(stopped.value) == "57014"
     assert time.perf_counter() - started < 2
+
+
+async def test_the_explain_login_hides_its_sql_from_other_sessions_and_caps_temporary_files(
+    explain_engine: AsyncEngine, connection: AsyncConnection
+) -> None:
+    marker = "explain-session-marker-7f3a"
+    async with explain_engine.connect() as explain:
+        assert await scalar(explain, "SHOW track_activities") == "off"  # migration 0005
+        assert await scalar(explain, "SHOW temp_file_limit") == "1GB"
+        pid = await scalar(explain, f'SELECT pg_backend_pid() AS "{marker}"')
+        # even the superuser, who sees every session's SQL, does not see this session's
+        shown = await scalar(
+            connection, "SELECT coalesce(query, '') FROM pg_stat_activity WHERE pid = :p", p=pid
+        )
+        assert marker not in shown
+        await explain.rollback()

@@ -73,9 +73,12 @@ def _text(value: Any) -> str:
 
 def _iso(parse: Callable[[str], Any]) -> Callable[[Any], Any]:
     def convert(value: Any) -> Any:
-        if not isinstance(value, str):
-            raise ValueError("expected an ISO 8601 string such as 2026-01-31 or 2026-01-31T12:00:00Z")
-        return parse(value.strip())
+        try:
+            return parse(value.strip())
+        except (AttributeError, ValueError):
+            raise ValueError(
+                "expected an ISO 8601 string such as 2026-01-31 or 2026-01-31T12:00:00Z"
+            ) from None
 
     return convert
 

@@ -163,6 +163,8 @@ class _Walker(Visitor):
                     where,
                 )
         size_argument = arguments[position]
+        while isinstance(size_argument, ast.TypeCast):
+            size_argument = size_argument.arg
         if isinstance(size_argument, ast.ColumnRef):
             return  # a size read from each row: bounded by the data, not by the statement
         size = _number(size_argument)
