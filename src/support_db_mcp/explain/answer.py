@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from support_db_mcp.explain.advice import IndexCandidate
 from support_db_mcp.explain.findings import Finding
 from support_db_mcp.explain.parameters import BoundStatement
-from support_db_mcp.explain.plan import MAX_RENDERED_NODES, Plan, PlanNode, render_text
+from support_db_mcp.explain.plan import MAX_RENDERED_NODES, Plan, PlanNode
+from support_db_mcp.explain.plan_text import render_text
 from support_db_mcp.explain.verification import Verification
 from support_db_mcp.schemas.explain import (
     ExplainedStatement,
