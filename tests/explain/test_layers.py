@@ -86,6 +86,13 @@ async def test_the_pg_proc_check_alone_refuses_volatile_functions_including_user
     checked = check_query("SELECT bump_priority()")  # the parser knows nothing about it
     with pytest.raises(UnsafeQueryError, match=r"public\.bump_priority\(\)"):
         await refuse_volatile_functions(Transaction(connection), checked)
+    with pytest.raises(
+        UnsafeQueryError, match=r"pg_catalog\.txid_current\(\), which assigns a transaction id"
+    ):
+        # declared STABLE, so only its name in the catalog gives it away
+        await refuse_volatile_functions(
+            Transaction(connection), unchecked("SELECT txid_current()", "txid_current").checked
+        )
     await refuse_volatile_functions(
         Transaction(connection), check_query("SELECT lower(title), now(), random() FROM tickets")
     )
