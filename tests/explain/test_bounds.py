@@ -41,6 +41,7 @@ HUGE_CONSTANTS = [
     ("SELECT repeat('x', 20000 * 25000)", "gets its size from an expression"),
     ("SELECT repeat(repeat('x', 9999), 9999)", "the sizes would multiply"),
     ("SELECT " + " || ".join(["repeat('x', 300000)"] * 4), "in all"),
+    ("SELECT " + ", ".join(["'x'::char(10000000)"] * 3), "pads a value to that many characters"),
 ]
 
 

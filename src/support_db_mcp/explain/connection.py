@@ -65,7 +65,7 @@ def create_explain_engine(url: URL, settings: Settings) -> AsyncEngine:
         url,
         poolclass=NullPool,
         connect_args={
-            "timeout": 10,
+            "timeout": max(settings.explain_timeout_ms / 1000, 1.0),  # a call's whole budget
             "server_settings": {
                 "application_name": f"support-db-mcp/{__version__} explain",
                 "default_transaction_read_only": "on",

@@ -115,6 +115,7 @@ STATEMENT_NAMES = {
 # column; the numbers of one statement add up to at most MAX_BUILT_SIZE, and a sized call may not
 # take another one's result (`repeat(repeat('x', 9999), 9999)` multiplies).
 SIZED_FUNCTIONS: dict[str, int] = {"repeat": 1, "lpad": 1, "rpad": 1, "array_fill": 1}
+PADDED_TYPES = frozenset({"bpchar", "char", "character"})  # a cast to char(n) pads to n characters
 MAX_BUILT_SIZE = 1_000_000  # characters or elements all sized calls of one statement may build
 
 

@@ -20,6 +20,7 @@ from pglast.visitors import Visitor
 from support_db_mcp.errors import InvalidInputError
 from support_db_mcp.explain.refusals import (
     MAX_BUILT_SIZE,
+    PADDED_TYPES,
     REFUSED_RELATIONS,
     SIZED_FUNCTIONS,
     STATEMENT_NAMES,
@@ -136,6 +137,8 @@ class _Walker(Visitor):
             self.operators.update(names(node.name) or ())
         elif isinstance(node, ast.ParamRef):
             self.max_param = max(self.max_param, node.number or 0)
+        elif isinstance(node, ast.TypeCast):
+            self._padded_cast(node)
         elif isinstance(node, ast.RangeVar):
             reason = REFUSED_RELATIONS.get((node.relname or "").lower())
             if reason is not None:
@@ -181,6 +184,23 @@ class _Walker(Visitor):
                 f"sized calls may build {MAX_BUILT_SIZE:,} in all); PostgreSQL computes such a constant "
                 "while planning, so even analyze=false would build it",
                 where,
+            )
+
+    def _padded_cast(self, node: ast.TypeCast) -> None:
+        """`'x'::char(n)` pads to n characters while planning, like lpad."""
+        type_name = node.typeName
+        if type_name is None or not type_name.typmods:
+            return
+        parts = names(type_name.names)
+        if not parts or parts[-1].lower() not in PADDED_TYPES:
+            return
+        size = _number(type_name.typmods[0]) or 0
+        self.built_size += size
+        if self.built_size > MAX_BUILT_SIZE:
+            raise refuse(
+                f"a cast to {parts[-1]}({size:,}) pads a value to that many characters (this statement "
+                f"may build {MAX_BUILT_SIZE:,} in all); PostgreSQL computes it while planning",
+                _snippet(self.sql, node.location),
             )
 
 
