@@ -6,6 +6,36 @@ so `pg_catalog.pg_sleep`, `PG_SLEEP` and `U&"\\0070g_sleep"` are all the same ca
 
 from __future__ import annotations
 
+from pglast import ast
+
+from support_db_mcp.errors import InvalidInputError
+
+
+class UnsafeQueryError(InvalidInputError):
+    """The statement was refused before it reached the database; the message names why and where."""
+
+
+def refuse(reason: str, part: str | None = None) -> UnsafeQueryError:
+    where = f" (at: {part})" if part else ""
+    return UnsafeQueryError(f"explain_query refused the statement: {reason}{where}")
+
+
+def snippet(sql: str, location: int | None, width: int = 60) -> str | None:
+    """The part of the statement a refusal points at."""
+    if location is None or location < 0:
+        return None
+    text = " ".join(sql[location : location + width].split())
+    return text + ("..." if len(sql) - location > width else "")
+
+
+def names(parts: object) -> list[str] | None:
+    """The strings of a name list (funcname, ColumnRef fields), or None if one part is not a name."""
+    if not isinstance(parts, tuple | list):
+        return None
+    found = [part.sval for part in parts if isinstance(part, ast.String) and isinstance(part.sval, str)]
+    return found if len(found) == len(parts) else None
+
+
 # (exact name, or prefix ending in "*"; what a call would do)
 _REFUSED_FUNCTIONS: tuple[tuple[str, str], ...] = (
     ("pg_sleep*", "pauses the server process"),
@@ -108,15 +138,6 @@ STATEMENT_NAMES = {
     "LockStmt": "LOCK",
     "VacuumStmt": "VACUUM/ANALYZE",
 }
-
-# Functions whose result grows with one argument: name -> 0-based position of that size argument.
-# PostgreSQL folds immutable calls while planning, so `repeat('x', 500000000)` builds its 500 MB
-# value (and prints it in the plan) even without ANALYZE. A size must be a plain number, or a
-# column; the numbers of one statement add up to at most MAX_BUILT_SIZE, and a sized call may not
-# take another one's result (`repeat(repeat('x', 9999), 9999)` multiplies).
-SIZED_FUNCTIONS: dict[str, int] = {"repeat": 1, "lpad": 1, "rpad": 1, "array_fill": 1}
-PADDED_TYPES = frozenset({"bpchar", "char", "character"})  # a cast to char(n) pads to n characters
-MAX_BUILT_SIZE = 1_000_000  # characters or elements all sized calls of one statement may build
 
 
 def refusal_reason(function_name: str, argument_count: int | None = None) -> str | None:

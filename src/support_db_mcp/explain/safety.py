@@ -17,29 +17,18 @@ from pglast.enums import SortByDir
 from pglast.parser import ParseError
 from pglast.visitors import Visitor
 
-from support_db_mcp.errors import InvalidInputError
 from support_db_mcp.explain.refusals import (
-    MAX_BUILT_SIZE,
-    PADDED_TYPES,
     REFUSED_RELATIONS,
-    SIZED_FUNCTIONS,
     STATEMENT_NAMES,
     WRITES,
+    UnsafeQueryError,
+    names,
     refusal_reason,
+    refuse,
+    snippet,
 )
+from support_db_mcp.explain.sizes import BuiltSize
 from support_db_mcp.schemas.explain import MAX_PARAMS, MAX_SQL_CHARS
-
-
-class UnsafeQueryError(InvalidInputError):
-    """The statement was refused before it reached the database; the message names why and where."""
-
-
-def names(parts: object) -> list[str] | None:
-    """The strings of a name list (funcname, ColumnRef fields), or None if one part is not a name."""
-    if not isinstance(parts, tuple | list):
-        return None
-    found = [part.sval for part in parts if isinstance(part, ast.String) and isinstance(part.sval, str)]
-    return found if len(found) == len(parts) else None
 
 
 @dataclass(frozen=True)
@@ -69,42 +58,6 @@ class CheckedQuery:
     order_by: tuple[SortColumn, ...] = ()
 
 
-def refuse(reason: str, part: str | None = None) -> UnsafeQueryError:
-    where = f" (at: {part})" if part else ""
-    return UnsafeQueryError(f"explain_query refused the statement: {reason}{where}")
-
-
-def _snippet(sql: str, location: int | None, width: int = 60) -> str | None:
-    if location is None or location < 0:
-        return None
-    text = " ".join(sql[location : location + width].split())
-    return text + ("..." if len(sql) - location > width else "")
-
-
-def _number(node: object) -> int | None:
-    """The value of an integer constant (through casts and ARRAY[...] of dimensions), else None."""
-    if isinstance(node, ast.TypeCast):
-        return _number(node.arg)
-    if isinstance(node, ast.A_Const) and not node.isnull:
-        value = node.val
-        if isinstance(value, ast.Integer):
-            return abs(int(value.ival or 0))
-        if isinstance(value, ast.Float):
-            try:
-                return abs(int(float(value.fval or "0")))
-            except (ValueError, OverflowError):
-                return None
-    if isinstance(node, ast.A_ArrayExpr):
-        product = 1
-        for element in node.elements or ():
-            size = _number(element)
-            if size is None:
-                return None
-            product *= size
-        return product
-    return None
-
-
 class _Walker(Visitor):
     """Collects calls, operators and placeholders, and raises on the first forbidden construct."""
 
@@ -114,7 +67,7 @@ class _Walker(Visitor):
         self.functions: set[FunctionName] = set()
         self.operators: set[str] = set()
         self.max_param = 0
-        self.built_size = 0
+        self.built_size = BuiltSize()
 
     def visit(self, ancestors: object, node: ast.Node) -> None:
         kind = type(node).__name__
@@ -122,7 +75,7 @@ class _Walker(Visitor):
             raise refuse(
                 f"it contains {WRITES[kind]}, a data-modifying statement (in a WITH clause); "
                 "only plain reads can be explained",
-                _snippet(self.sql, _location_of(node)),
+                snippet(self.sql, _location_of(node)),
             )
         if isinstance(node, ast.SelectStmt):
             if node.intoClause is not None:
@@ -138,15 +91,15 @@ class _Walker(Visitor):
         elif isinstance(node, ast.ParamRef):
             self.max_param = max(self.max_param, node.number or 0)
         elif isinstance(node, ast.TypeCast):
-            self._padded_cast(node)
+            self.built_size.cast(node, snippet(self.sql, node.location))
         elif isinstance(node, ast.RangeVar):
             reason = REFUSED_RELATIONS.get((node.relname or "").lower())
             if reason is not None:
-                raise refuse(f"it reads {node.relname}, which {reason}", _snippet(self.sql, node.location))
+                raise refuse(f"it reads {node.relname}, which {reason}", snippet(self.sql, node.location))
 
     def _call(self, node: ast.FuncCall) -> None:
         parts = names(node.funcname)
-        where = _snippet(self.sql, node.location)
+        where = snippet(self.sql, node.location)
         if not parts:
             raise refuse("it calls a function whose name cannot be read", where)
         name = FunctionName(schema=parts[-2].lower() if len(parts) > 1 else None, name=parts[-1].lower())
@@ -155,68 +108,7 @@ class _Walker(Visitor):
         if reason is not None:
             raise refuse(f"it calls {name}(), which {reason}", where)
         self.functions.add(name)
-        position = SIZED_FUNCTIONS.get(name.name)
-        if position is None or len(arguments) <= position:
-            return
-        for index, argument in enumerate(arguments):
-            if index != position and _calls_sized(argument):
-                raise refuse(
-                    f"{name}() takes the result of another call that builds a value of a given size; "
-                    "the sizes would multiply",
-                    where,
-                )
-        size_argument = arguments[position]
-        while isinstance(size_argument, ast.TypeCast):
-            size_argument = size_argument.arg
-        if isinstance(size_argument, ast.ColumnRef):
-            return  # a size read from each row: bounded by the data, not by the statement
-        size = _number(size_argument)
-        if size is None:
-            raise refuse(
-                f"{name}() gets its size from an expression; give the size as a plain number "
-                f"(at most {MAX_BUILT_SIZE:,}) so the value it builds is known before it runs",
-                where,
-            )
-        self.built_size += size
-        if self.built_size > MAX_BUILT_SIZE:
-            raise refuse(
-                f"{name}() would build a value of {size:,} characters or elements (this statement's "
-                f"sized calls may build {MAX_BUILT_SIZE:,} in all); PostgreSQL computes such a constant "
-                "while planning, so even analyze=false would build it",
-                where,
-            )
-
-    def _padded_cast(self, node: ast.TypeCast) -> None:
-        """`'x'::char(n)` pads to n characters while planning, like lpad."""
-        type_name = node.typeName
-        if type_name is None or not type_name.typmods:
-            return
-        parts = names(type_name.names)
-        if not parts or parts[-1].lower() not in PADDED_TYPES:
-            return
-        size = _number(type_name.typmods[0]) or 0
-        self.built_size += size
-        if self.built_size > MAX_BUILT_SIZE:
-            raise refuse(
-                f"a cast to {parts[-1]}({size:,}) pads a value to that many characters (this statement "
-                f"may build {MAX_BUILT_SIZE:,} in all); PostgreSQL computes it while planning",
-                _snippet(self.sql, node.location),
-            )
-
-
-def _calls_sized(node: object) -> bool:
-    found = False
-
-    class _Finder(Visitor):
-        def visit_FuncCall(self, ancestors: object, call: ast.FuncCall) -> None:
-            nonlocal found
-            parts = names(call.funcname)
-            if parts and parts[-1].lower() in SIZED_FUNCTIONS:
-                found = True
-
-    if isinstance(node, ast.Node):
-        _Finder()(node)
-    return found
+        self.built_size.call(str(name), arguments, where)
 
 
 def _location_of(node: ast.Node) -> int | None:
