@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from support_db_mcp.config import Settings
+from support_db_mcp.errors import SQLState, sqlstate
 from support_db_mcp.explain import Explainer, ExplainUnavailableError, UnsafeQueryError
 from support_db_mcp.explain.connection import create_explain_engine, login_role
 from support_db_mcp.explain.parameters import BoundStatement
@@ -32,10 +33,6 @@ def unchecked(sql: str, *functions: str) -> BoundStatement:
     return BoundStatement(CheckedQuery(sql=sql, param_count=0, functions=names))
 
 
-def sqlstate(error: DBAPIError) -> str | None:
-    return getattr(error.orig.__cause__, "sqlstate", None) or getattr(error.orig, "sqlstate", None)
-
-
 async def test_the_read_only_transaction_alone_stops_a_write_even_for_a_superuser(
     engine: AsyncEngine, connection: AsyncConnection
 ) -> None:
@@ -48,11 +45,11 @@ async def test_the_read_only_transaction_alone_stops_a_write_even_for_a_superuse
                     unchecked("WITH gone AS (DELETE FROM comments RETURNING id) SELECT count(*) FROM gone"),
                     analyze=True,
                 )
-        assert sqlstate(refused.value) == "25006"  # read_only_sql_transaction
+        assert sqlstate(refused.value) == SQLState.READ_ONLY_SQL_TRANSACTION
         with pytest.raises(DBAPIError) as refused:
             async with read_only_transaction(superuser, timeout_ms=TIMEOUT_MS, lock_timeout_ms=500) as tx:
                 await run_explain(tx, unchecked("SELECT nextval('tickets_id_seq')"), analyze=True)
-        assert sqlstate(refused.value) == "25006"
+        assert sqlstate(refused.value) == SQLState.READ_ONLY_SQL_TRANSACTION
     assert await scalar(connection, "SELECT count(*) FROM comments") == before
 
 
@@ -66,7 +63,7 @@ async def test_the_statement_timeout_alone_stops_a_sleep_even_after_set_config(e
                     unchecked("SELECT set_config('statement_timeout', '0', true), pg_sleep(30)"),
                     analyze=True,
                 )
-    assert sqlstate(stopped.value) == "57014"  # query_canceled
+    assert sqlstate(stopped.value) == SQLState.QUERY_CANCELED
     assert time.perf_counter() - started < 2
 
 
@@ -116,7 +113,10 @@ async def test_the_explain_role_alone_cannot_read_files_password_hashes_or_kill_
             with pytest.raises(DBAPIError) as refused:
                 async with read_only_transaction(explain, timeout_ms=TIMEOUT_MS, lock_timeout_ms=500) as tx:
                     await run_explain(tx, unchecked(sql), analyze=True)
-            assert sqlstate(refused.value) in {"42501", "25006"}, sql  # insufficient_privilege / read-only
+            assert sqlstate(refused.value) in {
+                SQLState.INSUFFICIENT_PRIVILEGE,
+                SQLState.READ_ONLY_SQL_TRANSACTION,
+            }, sql
     assert await scalar(connection, "SELECT 1") == 1  # our session was not killed
 
 
@@ -165,7 +165,7 @@ async def test_an_analyze_that_runs_too_long_is_cancelled_at_the_timeout(explain
         with pytest.raises(DBAPIError) as stopped:
             async with read_only_transaction(explain, timeout_ms=300, lock_timeout_ms=300) as tx:
                 await run_explain(tx, unchecked("SELECT count(*) FROM tickets a, tickets b"), analyze=True)
-    assert sqlstate(stopped.value) == "57014"
+    assert sqlstate(stopped.value) == SQLState.QUERY_CANCELED
     assert time.perf_counter() - started < 2
 
 
