@@ -34,7 +34,11 @@ async def timed_call(client: Client, arguments: dict[str, Any]) -> tuple[Any, fl
 
 HUGE_CONSTANTS = [
     ("SELECT repeat('x', 500000000)", "would build a value of 500,000,000"),
-    ("SELECT length(repeat('x', 1e9)) + length(repeat('y', 1e9))", "would build a value of 1,000,000,000"),
+    (
+        "SELECT length(repeat('x', 1000000000)) + length(repeat('y', 1000000000))",
+        "would build a value of 1,000,000,000",
+    ),
+    ("SELECT length(repeat('x', 1e9::int))", "would build a value of 1,000,000,000"),
     ("SELECT lpad('x', 400000000)", "would build a value of 400,000,000"),
     ("SELECT array_fill(1, ARRAY[20000, 20000])", "would build a value of 400,000,000"),
     ("SELECT repeat('x', (SELECT 500000000))", "gets its size from an expression"),

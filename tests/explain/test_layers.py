@@ -7,6 +7,7 @@ if the parser had a hole, to show that the next layer still holds.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -183,3 +184,31 @@ async def test_the_explain_login_hides_its_sql_from_other_sessions_and_caps_temp
         )
         assert marker not in shown
         await explain.rollback()
+
+
+async def test_without_an_explain_login_the_servers_own_login_plans_caller_sql_only_if_it_passes_the_check(
+    explain_engine: AsyncEngine, engine: AsyncEngine
+) -> None:
+    # a server whose DATABASE_URL login may only read (here: the explain role itself)
+    read_only_server = Explainer(engine=None, owner=explain_engine, limits=LIMITS, unavailable="none set")
+    result = await read_only_server.explain_sql("SELECT count(*) FROM tags", None)
+    assert result.plan[0].analyzed is True
+    # a superuser DATABASE_URL: refused, with how to set an explain login up
+    superuser_server = Explainer.for_url(None, owner=engine, settings=Settings(database_url=None))
+    with pytest.raises(ExplainUnavailableError, match="is a superuser"):
+        await superuser_server.explain_sql("SELECT count(*) FROM tags", None)
+
+
+async def test_our_own_tools_sql_may_still_be_planned_on_a_superuser_server_login(
+    engine: AsyncEngine,
+) -> None:
+    from support_db_mcp.schemas.tickets import TicketLookup
+    from support_db_mcp.services.ticket_read import get_ticket
+
+    superuser_server = Explainer.for_url(None, owner=engine, settings=Settings(database_url=None))
+
+    async def call(session: Any) -> object:
+        return await get_ticket(session, ref=TicketLookup(ticket="TCK-000042").ticket)
+
+    result = await superuser_server.explain_call("get_ticket", call)
+    assert len(result.plan) == 3 and all(statement.analyzed for statement in result.plan)
