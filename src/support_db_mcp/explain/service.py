@@ -82,7 +82,7 @@ class Explainer:
         self.limits = limits
         self.unavailable = unavailable
         self.source = source
-        self._roles: dict[bool, LoginRole] = {}  # explain login (True) / server's login (False)
+        self._roles: dict[str, LoginRole] = {}  # "explain" / "server": each login's check, once
         self._extensions: set[str] | None = None
 
     @classmethod
@@ -119,9 +119,10 @@ class Explainer:
                 f"explain_query cannot log in to {self.source} ({reason}); {SETUP_HELP}"
             ) from None
         try:
-            role = self._roles.get(not own_login)
+            key = "server" if own_login else "explain"
+            role = self._roles.get(key)
             if role is None:
-                role = self._roles[not own_login] = await login_role(connection)
+                role = self._roles[key] = await login_role(connection)
             if not role.safe and not (own_login and trusted):
                 if own_login:
                     raise ExplainUnavailableError(
