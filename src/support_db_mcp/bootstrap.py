@@ -16,7 +16,7 @@ from support_db_mcp.db import Database, create_engine_for
 from support_db_mcp.db.embedded import EmbeddedPostgres
 from support_db_mcp.db.migrate import current_revision, head_revision, upgrade_to_head
 from support_db_mcp.errors import DatabaseUnavailableError, SupportDBError, translate_db_error
-from support_db_mcp.explain.runner import EXPLAIN_ROLE
+from support_db_mcp.explain.connection import EXPLAIN_ROLE
 from support_db_mcp.seed import SeedPlan, seed
 from support_db_mcp.services import installation
 from support_db_mcp.services.installation import Installation

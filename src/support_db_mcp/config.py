@@ -110,7 +110,8 @@ class Settings(BaseSettings):
         "explain_query; unset with the embedded database means its own support_db_explain role.",
     )
     explain_timeout_ms: Annotated[int, Field(ge=100, le=60_000)] = Field(
-        default=5_000, description="statement_timeout of one EXPLAIN ANALYZE run, and of verifying."
+        default=5_000,
+        description="The time one explain_query call may take in all: runs, fallbacks and verifications.",
     )
     explain_lock_timeout_ms: Annotated[int, Field(ge=10, le=10_000)] = 1_000
     explain_verify_max_rows: Annotated[int, Field(ge=0)] = Field(

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from support_db_mcp.config import Settings, to_async_url
 from support_db_mcp.db import Database
 from support_db_mcp.explain import EXPLAIN_ROLE, Explainer
-from support_db_mcp.explain.runner import ExplainLimits, create_explain_engine
+from support_db_mcp.explain.connection import ExplainLimits, create_explain_engine
 
 # Short enough that a runaway query costs the suite little, long enough for every real query here.
 TIMEOUT_MS = 2_000

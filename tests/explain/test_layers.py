@@ -7,6 +7,7 @@ if the parser had a hole, to show that the next layer still holds.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -15,16 +16,14 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from support_db_mcp.config import Settings
+from support_db_mcp.errors import SQLState, sqlstate
 from support_db_mcp.explain import Explainer, ExplainUnavailableError, UnsafeQueryError
-from support_db_mcp.explain.runner import (
-    BoundStatement,
-    create_explain_engine,
-    login_role,
-    read_only_transaction,
-    refuse_volatile_functions,
-    run_explain,
-)
+from support_db_mcp.explain.connection import create_explain_engine, login_role
+from support_db_mcp.explain.parameters import BoundStatement
+from support_db_mcp.explain.running import run_explain
 from support_db_mcp.explain.safety import CheckedQuery, FunctionName, check_query
+from support_db_mcp.explain.transactions import Transaction, read_only_transaction
+from support_db_mcp.explain.volatility import refuse_volatile_functions
 from tests.explain.conftest import LIMITS, TIMEOUT_MS
 from tests.helpers import scalar
 
@@ -33,10 +32,6 @@ def unchecked(sql: str, *functions: str) -> BoundStatement:
     """A statement as if the parser had let it through."""
     names = frozenset(FunctionName(None, name) for name in functions)
     return BoundStatement(CheckedQuery(sql=sql, param_count=0, functions=names))
-
-
-def sqlstate(error: DBAPIError) -> str | None:
-    return getattr(error.orig.__cause__, "sqlstate", None) or getattr(error.orig, "sqlstate", None)
 
 
 async def test_the_read_only_transaction_alone_stops_a_write_even_for_a_superuser(
@@ -51,11 +46,11 @@ async def test_the_read_only_transaction_alone_stops_a_write_even_for_a_superuse
                     unchecked("WITH gone AS (DELETE FROM comments RETURNING id) SELECT count(*) FROM gone"),
                     analyze=True,
                 )
-        assert sqlstate(refused.value) == "25006"  # read_only_sql_transaction
+        assert sqlstate(refused.value) == SQLState.READ_ONLY_SQL_TRANSACTION
         with pytest.raises(DBAPIError) as refused:
             async with read_only_transaction(superuser, timeout_ms=TIMEOUT_MS, lock_timeout_ms=500) as tx:
                 await run_explain(tx, unchecked("SELECT nextval('tickets_id_seq')"), analyze=True)
-        assert sqlstate(refused.value) == "25006"
+        assert sqlstate(refused.value) == SQLState.READ_ONLY_SQL_TRANSACTION
     assert await scalar(connection, "SELECT count(*) FROM comments") == before
 
 
@@ -69,7 +64,7 @@ async def test_the_statement_timeout_alone_stops_a_sleep_even_after_set_config(e
                     unchecked("SELECT set_config('statement_timeout', '0', true), pg_sleep(30)"),
                     analyze=True,
                 )
-    assert sqlstate(stopped.value) == "57014"  # query_canceled
+    assert sqlstate(stopped.value) == SQLState.QUERY_CANCELED
     assert time.perf_counter() - started < 2
 
 
@@ -77,7 +72,9 @@ async def test_the_pg_proc_check_alone_refuses_volatile_functions_including_user
     connection: AsyncConnection,
 ) -> None:
     with pytest.raises(UnsafeQueryError, match=r"pg_catalog\.pg_sleep\(\), which is declared VOLATILE"):
-        await refuse_volatile_functions(connection, unchecked("SELECT pg_sleep(1)", "pg_sleep").checked)
+        await refuse_volatile_functions(
+            Transaction(connection), unchecked("SELECT pg_sleep(1)", "pg_sleep").checked
+        )
     await connection.execute(
         text(
             "CREATE FUNCTION public.bump_priority() RETURNS int LANGUAGE sql VOLATILE "
@@ -86,9 +83,16 @@ async def test_the_pg_proc_check_alone_refuses_volatile_functions_including_user
     )
     checked = check_query("SELECT bump_priority()")  # the parser knows nothing about it
     with pytest.raises(UnsafeQueryError, match=r"public\.bump_priority\(\)"):
-        await refuse_volatile_functions(connection, checked)
+        await refuse_volatile_functions(Transaction(connection), checked)
+    with pytest.raises(
+        UnsafeQueryError, match=r"pg_catalog\.txid_current\(\), which assigns a transaction id"
+    ):
+        # declared STABLE, so only its name in the catalog gives it away
+        await refuse_volatile_functions(
+            Transaction(connection), unchecked("SELECT txid_current()", "txid_current").checked
+        )
     await refuse_volatile_functions(
-        connection, check_query("SELECT lower(title), now(), random() FROM tickets")
+        Transaction(connection), check_query("SELECT lower(title), now(), random() FROM tickets")
     )
 
 
@@ -110,7 +114,10 @@ async def test_the_explain_role_alone_cannot_read_files_password_hashes_or_kill_
             with pytest.raises(DBAPIError) as refused:
                 async with read_only_transaction(explain, timeout_ms=TIMEOUT_MS, lock_timeout_ms=500) as tx:
                     await run_explain(tx, unchecked(sql), analyze=True)
-            assert sqlstate(refused.value) in {"42501", "25006"}, sql  # insufficient_privilege / read-only
+            assert sqlstate(refused.value) in {
+                SQLState.INSUFFICIENT_PRIVILEGE,
+                SQLState.READ_ONLY_SQL_TRANSACTION,
+            }, sql
     assert await scalar(connection, "SELECT 1") == 1  # our session was not killed
 
 
@@ -159,5 +166,49 @@ async def test_an_analyze_that_runs_too_long_is_cancelled_at_the_timeout(explain
         with pytest.raises(DBAPIError) as stopped:
             async with read_only_transaction(explain, timeout_ms=300, lock_timeout_ms=300) as tx:
                 await run_explain(tx, unchecked("SELECT count(*) FROM tickets a, tickets b"), analyze=True)
-    assert sqlstate(stopped.value) == "57014"
+    assert sqlstate(stopped.value) == SQLState.QUERY_CANCELED
     assert time.perf_counter() - started < 2
+
+
+async def test_the_explain_login_hides_its_sql_from_other_sessions_and_caps_temporary_files(
+    explain_engine: AsyncEngine, connection: AsyncConnection
+) -> None:
+    marker = "explain-session-marker-7f3a"
+    async with explain_engine.connect() as explain:
+        assert await scalar(explain, "SHOW track_activities") == "off"  # migration 0005
+        assert await scalar(explain, "SHOW temp_file_limit") == "1GB"
+        pid = await scalar(explain, f'SELECT pg_backend_pid() AS "{marker}"')
+        # even the superuser, who sees every session's SQL, does not see this session's
+        shown = await scalar(
+            connection, "SELECT coalesce(query, '') FROM pg_stat_activity WHERE pid = :p", p=pid
+        )
+        assert marker not in shown
+        await explain.rollback()
+
+
+async def test_without_an_explain_login_the_servers_own_login_plans_caller_sql_only_if_it_passes_the_check(
+    explain_engine: AsyncEngine, engine: AsyncEngine
+) -> None:
+    # a server whose DATABASE_URL login may only read (here: the explain role itself)
+    read_only_server = Explainer(engine=None, owner=explain_engine, limits=LIMITS, unavailable="none set")
+    result = await read_only_server.explain_sql("SELECT count(*) FROM tags", None)
+    assert result.plan[0].analyzed is True
+    # a superuser DATABASE_URL: refused, with how to set an explain login up
+    superuser_server = Explainer.for_url(None, owner=engine, settings=Settings(database_url=None))
+    with pytest.raises(ExplainUnavailableError, match="is a superuser"):
+        await superuser_server.explain_sql("SELECT count(*) FROM tags", None)
+
+
+async def test_our_own_tools_sql_may_still_be_planned_on_a_superuser_server_login(
+    engine: AsyncEngine,
+) -> None:
+    from support_db_mcp.schemas.tickets import TicketLookup
+    from support_db_mcp.services.ticket_read import get_ticket
+
+    superuser_server = Explainer.for_url(None, owner=engine, settings=Settings(database_url=None))
+
+    async def call(session: Any) -> object:
+        return await get_ticket(session, ref=TicketLookup(ticket="TCK-000042").ticket)
+
+    result = await superuser_server.explain_call("get_ticket", call)
+    assert len(result.plan) == 3 and all(statement.analyzed for statement in result.plan)

@@ -6,7 +6,8 @@ import json
 from typing import Any
 
 from support_db_mcp.explain.conditions import Predicate, SortKey, predicates, sort_keys
-from support_db_mcp.explain.plan import parse_plan, render_text
+from support_db_mcp.explain.plan import parse_plan
+from support_db_mcp.explain.plan_text import render_text
 
 
 def _nested_loop_document() -> list[dict[str, Any]]:

@@ -86,6 +86,25 @@ def test_plain_reads_are_accepted(sql: str) -> None:
         ("SELECT pg_reload_conf()", "configuration"),
         ("SELECT rolname, rolpassword FROM pg_authid", "pg_authid, which holds password hashes"),
         ("SELECT passwd FROM pg_catalog.pg_shadow", "pg_shadow, which holds password hashes"),
+        ("SELECT table_to_xml('pg_authid'::regclass, true, false, '')", "reads a table named as text"),
+        ("SELECT table_to_xmlschema('users'::regclass, true, false, '')", "reads a table named as text"),
+        ("SELECT table_to_xml_and_xmlschema('users', true, false, '')", "reads a table named as text"),
+        ("SELECT query_to_xml_and_xmlschema('SELECT 1', true, false, '')", "runs SQL given as text"),
+        ("SELECT query_to_xmlschema('SELECT 1', true, false, '')", "runs SQL given as text"),
+        ("SELECT cursor_to_xmlschema('c', true, false, '')", "reads from a cursor"),
+        ("SELECT schema_to_xml('public', true, false, '')", "every table of a schema"),
+        ("SELECT schema_to_xml_and_xmlschema('public', true, false, '')", "every table of a schema"),
+        ("SELECT database_to_xml(true, false, '')", "every table of the database"),
+        ("SELECT database_to_xmlschema(true, false, '')", "every table of the database"),
+        ("SELECT ts_rewrite('a'::tsquery, 'SELECT t, s FROM aliases')", "runs SQL given as text"),
+        ("SELECT pg_catalog.ts_stat('SELECT search_vector FROM tickets')", "runs SQL given as text"),
+        ("SELECT query FROM pg_stat_activity", "pg_stat_activity, which shows other sessions' SQL"),
+        ("SELECT * FROM pg_catalog.pg_stat_get_activity(NULL)", "shows other sessions' SQL"),
+        ("SELECT query FROM pg_stat_statements", "shows other sessions' SQL"),
+        ("SELECT secret FROM installation_secrets", "cursor-signing key"),
+        ("SELECT * FROM pg_hba_file_rules", "authentication rules"),
+        ("SELECT * FROM pg_file_settings", "configuration files"),
+        ("SELECT pg_current_xact_id()", "transaction id"),
     ],
 )
 def test_dangerous_statements_are_refused_with_the_reason(sql: str, reason: str) -> None:
@@ -123,3 +142,20 @@ def test_the_check_reports_placeholders_functions_operators_and_the_order() -> N
     assert {"=", "~~", ">"} <= checked.operators
     assert checked.order_by == (SortColumn("t", "created_at", True), SortColumn(None, "id", False))
     assert checked.sql.endswith("ORDER BY t.created_at DESC, id")
+
+
+def test_ts_rewrite_with_three_queries_is_a_plain_function() -> None:
+    checked = check_query("SELECT ts_rewrite('a & b'::tsquery, 'a'::tsquery, 'c'::tsquery)")
+    assert FunctionName(None, "ts_rewrite") in checked.functions
+
+
+def test_a_statement_nested_too_deeply_for_a_second_parse_is_refused_with_the_reason() -> None:
+    # libpg_query runs out of parser stack on the EXPLAIN around it, not on the query itself
+    sql = "SELECT " + "(" * 9990 + "1" + ")" * 9990
+    checked = check_query(sql)
+    from pglast import ast
+
+    from support_db_mcp.explain.safety import assert_one_statement
+
+    with pytest.raises(UnsafeQueryError, match="nested too deeply"):
+        assert_one_statement(f"EXPLAIN (VERBOSE) {checked.sql}", (ast.ExplainStmt,))

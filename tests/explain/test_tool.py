@@ -13,7 +13,8 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from support_db_mcp.db.statements import count_statements
-from support_db_mcp.explain.runner import shown
+from support_db_mcp.explain import Explainer
+from support_db_mcp.explain.parameters import shown
 from support_db_mcp.schemas.explain import ExplainQueryResult
 from support_db_mcp.schemas.tickets import TicketSearch
 from support_db_mcp.services.ticket_search import search_tickets
@@ -132,7 +133,7 @@ async def test_wrong_combinations_and_arguments_are_refused_with_what_to_do(expl
         ({"sql": "SELECT 1", "params": [1]}, "has no $1 placeholder"),
         (
             {"sql": "SELECT * FROM tickets WHERE id = $1", "params": ["abc"]},
-            "invalid input syntax for type bigint",
+            'params[0] ("abc") does not fit $1, which PostgreSQL reads as bigint: expected a whole number',
         ),
         ({"sql": "SELECT nope FROM tickets"}, 'PostgreSQL rejected the query: column "nope" does not exist'),
         ({"sql": "SELECT * FROM alembic_version"}, "permission denied for table alembic_version"),
@@ -169,6 +170,19 @@ async def test_a_user_defined_volatile_function_is_planned_but_never_run(
     assert refused.is_error is True
     assert f"public.{volatile_function}(), which is declared VOLATILE" in refused.content[0].text
     assert planned.is_error is False and planned.structured_content["plan"][0]["analyzed"] is False
+
+
+async def test_where_running_is_not_safe_the_automatic_mode_gives_the_estimated_plan_and_says_why(
+    explainer: Explainer, volatile_function: str
+) -> None:
+    ran = await explainer.explain_sql("SELECT count(*) FROM tags", None, analyze=None)
+    planned = await explainer.explain_sql(f"SELECT {volatile_function}() FROM tags", None, analyze=None)
+    generic = await explainer.explain_sql("SELECT * FROM tags WHERE id = $1", None, analyze=None)
+    assert ran.plan[0].analyzed is True
+    assert planned.plan[0].analyzed is False
+    assert any(f"public.{volatile_function}(), which is declared VOLATILE" in note for note in planned.notes)
+    assert generic.plan[0].analyzed is False and "$1" in generic.plan_text
+    assert any("generic plan" in note for note in generic.notes)
 
 
 async def test_explain_query_over_stdio_end_to_end(

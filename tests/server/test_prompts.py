@@ -102,18 +102,24 @@ async def test_a_column_added_during_the_test_appears_in_the_next_rendering(
 
 
 async def test_the_slow_assignee_case_is_planned_through_the_client(
-    client: Client, connection: AsyncConnection
+    db: Database, connection: AsyncConnection, explainer: Explainer
 ) -> None:
     idle = await scalar(connection, IDLE_AGENT)
     sql = (
         f"SELECT * FROM tickets WHERE assignee_id = {idle} AND status = 'open' "
         "ORDER BY created_at DESC, id DESC LIMIT 20"
     )
-    async with client:
+    async with Client(create_server(database=db, explainer=explainer)) as client:
         rendered = prompt_text(await client.get_prompt("optimize_performance", {"query": sql}))
     assert "Index Scan using ix_tickets_assignee_status_created_at on tickets" in rendered
     assert "| selectinload | 2 |" in rendered and "| joinedload | 1 |" in rendered
-    assert "could not measure it (no explain connection is configured on this server)" in rendered
+
+
+async def test_without_an_explain_engine_the_prompt_has_no_plan_and_says_why(client: Client) -> None:
+    async with client:
+        rendered = prompt_text(await client.get_prompt("optimize_performance", {"query": "SELECT 1"}))
+    assert "There is no plan: `explain_query` could not plan it (explain_query is not available" in rendered
+    assert "| joinedload | 1 |" in rendered  # the N+1 measurement does not need it
 
 
 async def test_with_explain_query_available_the_prompt_quotes_its_measured_plan(
@@ -135,14 +141,15 @@ async def test_with_explain_query_available_the_prompt_quotes_its_measured_plan(
     assert "search_tickets sent 2 SQL statement(s)" in for_tool
 
 
-async def test_sql_that_explain_query_refuses_still_gets_the_plain_plan_and_the_reason(
+async def test_sql_that_explain_query_refuses_gets_no_plan_only_the_reason(
     db: Database, explainer: Explainer
 ) -> None:
     sql = "SELECT pg_sleep(0) FROM tickets LIMIT 1"
     async with Client(create_server(database=db, explainer=explainer)) as client:
         rendered = prompt_text(await client.get_prompt("optimize_performance", {"query": sql}))
-    assert "-> Limit" in rendered  # the plain plan: nothing was executed
-    assert "`explain_query` could not measure it (" in rendered and "pg_sleep" in rendered
+    assert "-> Limit" not in rendered  # the same parser as the tool: nothing was planned
+    assert "There is no plan: `explain_query` could not plan it (" in rendered
+    assert "pg_sleep(), which pauses the server process" in rendered
 
 
 async def test_an_argument_the_prompt_cannot_use_is_an_invalid_params_error_with_a_readable_message(
@@ -220,7 +227,10 @@ async def test_prompts_are_listed_and_rendered_over_stdio(
     rendered = prompt_text(result)
     assert "## LIVE: the database they will connect to" in rendered and "> pool size?" in rendered
     planned = prompt_text(optimize)
-    assert "this is PostgreSQL's generic plan" in planned and "(assignee_id = $1)" in planned
-    assert "`explain_query` could not measure it (explain_query is not set up" in planned
+    # a superuser DATABASE_URL and no EXPLAIN_DATABASE_URL: caller SQL is not planned on that login
+    assert (
+        "There is no plan: `explain_query` could not plan it (explain_query has no explain login" in planned
+    )
+    assert "EXPLAIN_DATABASE_URL" in planned and "the login 'postgres' is a superuser" in planned
     assert "| joinedload | 1 |" in planned
     assert "ix_tickets_assignee_status_created_at" in table.contents[0].text  # type: ignore[union-attr]

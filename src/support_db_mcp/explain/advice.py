@@ -1,201 +1,138 @@
-"""Verifying an index suggestion before it is shown.
+"""Index advice: the index that would let a scan read only the rows it keeps, in the order wanted.
 
-With the hypopg extension, the index is created hypothetically (in the session's memory only) and
-the statement planned again. Without it, the index is really built inside a transaction that is
-always rolled back, on the application's own connection (the explain role may not create indexes),
-then the statement is explained again in that transaction after switching it to read-only and, where
-the login may, to the explain role. The build holds a SHARE lock that blocks writes to the table
-until the rollback, so it is only done on tables up to `verify_max_rows` rows and within the
-explain timeout. Either way no index is left behind.
+Equality columns first (the most selective first), then the ORDER BY columns with their direction,
+then lists and one range; a boolean filter becomes a partial index, a leading-wildcard pattern a
+trigram index. verification.py tries each suggestion before it is shown.
 """
 
 from __future__ import annotations
 
-import secrets
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-
-from support_db_mcp.explain.findings import IndexCandidate
-from support_db_mcp.explain.plan import Plan
-from support_db_mcp.explain.runner import (
-    BoundStatement,
-    ExplainLimits,
-    ExplainQueryError,
-    ExplainTimeoutError,
-    explain_statement,
-    quote_ident,
-    read_only_transaction,
-    rolled_back_transaction,
+from support_db_mcp.explain.catalog import RelationInfo, quote_ident
+from support_db_mcp.explain.conditions import sort_keys
+from support_db_mcp.explain.findings import (
+    JOINS,
+    ORDER_PRESERVING,
+    Context,
+    mine,
+    relation_of,
+    scan_predicates,
 )
+from support_db_mcp.explain.plan import PlanNode
 
-Method = Literal["hypopg", "rolled_back_build", "not_verified"]
-GIN_BUILD_FACTOR = 4  # a trigram GIN index is several times slower to build than a b-tree
-MIN_BUDGET_MS = 200
+MAX_INDEX_COLUMNS = 4
 
 
 @dataclass(frozen=True)
-class Verification:
-    method: Method
-    cost_before: float
-    cost_after: float | None = None
-    time_before_ms: float | None = None
-    time_after_ms: float | None = None
-    used_by_planner: bool | None = None
-    note: str = ""
+class IndexCandidate:
+    """An index that would serve one scan: equality columns, then the sort, then lists and ranges."""
+
+    relation: RelationInfo = field(compare=False, hash=False)
+    schema: str
+    table: str
+    keys: tuple[tuple[str, bool], ...]  # (column, descending)
+    method: Literal["btree", "gin_trgm"] = "btree"
+    where: str | None = None
 
     @property
-    def verified(self) -> bool:
-        return bool(
-            self.method != "not_verified"
-            and self.used_by_planner
-            and self.cost_after is not None
-            and self.cost_after < self.cost_before
-        )
+    def columns(self) -> tuple[str, ...]:
+        return tuple(column for column, _ in self.keys)
 
-    @property
-    def rejected(self) -> bool:
-        """Tried, and the planner would not use it (or it costs more): do not suggest it."""
-        return self.method != "not_verified" and not self.verified
+    def key_sql(self) -> str:
+        if self.method == "gin_trgm":
+            return f"USING gin ({quote_ident(self.keys[0][0])} gin_trgm_ops)"
+        parts = [quote_ident(column) + (" DESC" if descending else "") for column, descending in self.keys]
+        return "(" + ", ".join(parts) + ")"
+
+    def definition(self, name: str, *, concurrently: bool) -> str:
+        how = "CONCURRENTLY " if concurrently else ""
+        sql = f"CREATE INDEX {how}{quote_ident(name)} ON {self.relation.qualified} {self.key_sql()}"
+        return sql + (f" WHERE {self.where}" if self.where else "")
+
+    def suggested_name(self) -> str:
+        """ix_<table>_<columns>, the schema's naming convention, never the name of an existing index."""
+        suffix = "_trgm" if self.method == "gin_trgm" else "_partial" if self.where else ""
+        base = f"ix_{self.table}_{'_'.join(self.columns)}"[: 63 - len(suffix)] + suffix
+        taken = {index.name for index in self.relation.indexes}
+        name, number = base, 2
+        while name in taken:
+            name = f"{base[:60]}_{number}"
+            number += 1
+        return name
+
+    def describe(self) -> str:
+        return f"{self.table} {self.key_sql()}" + (f" WHERE {self.where}" if self.where else "")
 
 
-def _unverified(before: Plan, note: str) -> Verification:
-    return Verification(
-        "not_verified", cost_before=before.total_cost, time_before_ms=before.execution_ms, note=note
-    )
+def _order_for(node: PlanNode, info: RelationInfo, context: Context) -> tuple[tuple[str, bool], ...]:
+    """The order this scan's rows are wanted in: the keys of a Sort above it, or the query's
+    ORDER BY when a Limit reads the scan directly (the scan's index provides the order)."""
+    current = node
+    for ancestor in node.ancestors():
+        if ancestor.node_type in {"Sort", "Incremental Sort"}:
+            keys = sort_keys(ancestor.sort_key)
+            if not keys or not all(mine(node, info, key.qualifier, key.column) for key in keys):
+                return ()
+            return tuple((key.column, key.descending) for key in keys)
+        if ancestor.node_type == "Limit":
+            order = context.order_by
+            if order and all(mine(node, info, column.qualifier, column.column) for column in order):
+                return tuple((column.column, column.descending) for column in order)
+            return ()
+        # a join can keep its outer side's order (a nested loop does), so rows read in index order
+        # under a join on the outer side can still feed the LIMIT without a sort
+        outer_of_join = ancestor.node_type in JOINS and ancestor.inputs[0] is current
+        if not outer_of_join and (ancestor.node_type not in ORDER_PRESERVING or len(ancestor.inputs) != 1):
+            return ()
+        current = ancestor
+    return ()
 
 
-def _state(error: DBAPIError) -> str | None:
-    for candidate in (getattr(error.orig, "__cause__", None), error.orig):
-        state = getattr(candidate, "sqlstate", None)
-        if isinstance(state, str):
-            return state
+def _existing_prefix(info: RelationInfo, columns: tuple[str, ...]) -> str | None:
+    for index in info.indexes:
+        if index.method == "btree" and not index.partial and index.columns[: len(columns)] == columns:
+            return index.name
     return None
 
 
-class Deadline:
-    """The time left for verifying, shared by every suggestion of one call."""
+def index_candidate(node: PlanNode, context: Context, *, with_order: bool = True) -> IndexCandidate | None:
+    """The index that would let this scan read only the rows it keeps, in the order wanted."""
+    info = relation_of(node, context)
+    if info is None:
+        return None
+    found = scan_predicates(node, info)
+    order = _order_for(node, info, context) if with_order else ()
 
-    def __init__(self, budget_ms: int) -> None:
-        self._end = time.perf_counter() + budget_ms / 1000
+    def distinct(column: str) -> float:
+        return info.distinct.get(column, 0.0)
 
-    def remaining_ms(self) -> int:
-        return int((self._end - time.perf_counter()) * 1000)
-
-
-async def verify_with_hypopg(
-    connection: AsyncConnection,
-    candidate: IndexCandidate,
-    bound: BoundStatement,
-    before: Plan,
-    *,
-    limits: ExplainLimits,
-    deadline: Deadline,
-) -> Verification:
-    budget = deadline.remaining_ms()
-    if budget < MIN_BUDGET_MS:
-        return _unverified(before, "not verified: the explain time budget was used up")
-    try:
-        async with read_only_transaction(
-            connection, timeout_ms=budget, lock_timeout_ms=limits.lock_timeout_ms
-        ) as transaction:
-            created = await connection.execute(
-                text("SELECT indexname FROM hypopg_create_index(:definition)"),
-                {"definition": candidate.definition("hypothetical", concurrently=False)},
-            )
-            hypothetical = str(created.scalar_one())
-            after = await explain_statement(transaction, bound, analyze=False)
-    finally:
-        # hypothetical indexes live in the session, not the transaction: drop them before the
-        # connection explains anything else
-        await connection.exec_driver_sql("SELECT hypopg_reset()")
-        await connection.rollback()
-    used = any(hypothetical in name or name in hypothetical for name in after.index_names())
-    return Verification(
-        "hypopg",
-        cost_before=before.total_cost,
-        cost_after=after.total_cost,
-        time_before_ms=before.execution_ms,
-        used_by_planner=used,
-        note="tried as a hypothetical index (hypopg): planned again without building it",
-    )
-
-
-async def _become(connection: AsyncConnection, role: str) -> bool:
-    """SET LOCAL ROLE to the explain role when this login may; False when it may not."""
-    savepoint = await connection.begin_nested()
-    try:
-        await connection.exec_driver_sql(f"SET LOCAL ROLE {quote_ident(role)}")
-    except DBAPIError:
-        await savepoint.rollback()
-        return False
-    await savepoint.commit()
-    return True
-
-
-async def verify_by_building(
-    owner: AsyncEngine,
-    candidate: IndexCandidate,
-    bound: BoundStatement,
-    before: Plan,
-    *,
-    analyze: bool,
-    role: str,
-    limits: ExplainLimits,
-    deadline: Deadline,
-) -> Verification:
-    rows = candidate.relation.rows * (GIN_BUILD_FACTOR if candidate.method == "gin_trgm" else 1)
-    if rows > limits.verify_max_rows:
-        return _unverified(
-            before,
-            f"not verified: {candidate.table} has ~{candidate.relation.rows:,.0f} rows, too many to build a "
-            f"test index inside a transaction (limit {limits.verify_max_rows:,}); install hypopg to try it "
-            "hypothetically",
-        )
-    budget = deadline.remaining_ms()
-    if budget < MIN_BUDGET_MS:
-        return _unverified(before, "not verified: the explain time budget was used up")
-    name = "support_db_explain_check_" + secrets.token_hex(4)
-    async with (
-        owner.connect() as connection,
-        rolled_back_transaction(
-            connection, timeout_ms=budget, lock_timeout_ms=limits.lock_timeout_ms
-        ) as transaction,
-    ):
-        started = time.perf_counter()
-        try:
-            await transaction.execute(candidate.definition(name, concurrently=False))
-        except DBAPIError as error:
-            state = _state(error)
-            reason = {
-                "57014": f"building it took longer than the {budget:,} ms left",
-                "55P03": "another session holds a lock on the table",
-                "42501": "the server's database login may not create indexes on this table",
-            }.get(state or "", f"building it failed ({state})")
-            return _unverified(before, f"not verified: {reason}")
-        build_ms = (time.perf_counter() - started) * 1000
-        # From here on the transaction cannot write, and runs as the explain role where it may.
-        await transaction.execute("SET LOCAL transaction_read_only = on")
-        as_role = await _become(connection, role)
-        try:
-            after = await explain_statement(transaction, bound, analyze=analyze, role=role)
-        except (ExplainTimeoutError, ExplainQueryError) as error:
-            return _unverified(before, f"not verified: explaining with the index failed ({error})")
-    used = name in after.index_names()
-    who = f"as {role}" if as_role else "as the server's login"
-    return Verification(
-        "rolled_back_build",
-        cost_before=before.total_cost,
-        cost_after=after.total_cost,
-        time_before_ms=before.execution_ms,
-        time_after_ms=after.execution_ms,
-        used_by_planner=used,
-        note=(
-            f"built for real inside a transaction that was rolled back (build {build_ms:,.0f} ms), then "
-            f"explained {who} in that transaction; nothing was left behind"
-        ),
-    )
+    equality: list[str] = []
+    for predicate in found:
+        if predicate.kind == "eq" and predicate.column not in equality:
+            equality.append(predicate.column)
+    # the most selective equality first: it narrows the index the most
+    equality.sort(key=lambda column: -distinct(column))
+    keys: list[tuple[str, bool]] = [(column, False) for column in equality]
+    for column, descending in order:
+        if column not in equality and all(column != key for key, _ in keys):
+            keys.append((column, descending))
+    for kind in ("in", "range"):
+        for predicate in found:
+            if predicate.kind == kind and all(predicate.column != key for key, _ in keys):
+                keys.append((predicate.column, False))
+                if kind == "range":
+                    break
+    partial = [p for p in found if p.kind == "bool"]
+    keys = [key for key in keys if all(key[0] != p.column for p in partial)][:MAX_INDEX_COLUMNS]
+    where = " AND ".join(f"{p.sql} {quote_ident(p.column)}".strip() for p in partial) or None
+    if not keys:
+        patterns = [p for p in found if p.kind == "like" and p.pattern and p.pattern.startswith("%")]
+        if patterns:
+            return IndexCandidate(info, info.schema, info.name, ((patterns[0].column, False),), "gin_trgm")
+        return None
+    candidate = IndexCandidate(info, info.schema, info.name, tuple(keys), where=where)
+    if where is None and _existing_prefix(info, candidate.columns) is not None:
+        return None
+    return candidate

@@ -25,7 +25,7 @@ def _int(raw: dict[str, Any], key: str) -> int | None:
     return int(value) if isinstance(value, int | float) else None
 
 
-def _text(raw: dict[str, Any], key: str) -> str | None:
+def text_of(raw: dict[str, Any], key: str) -> str | None:
     value = raw.get(key)
     return value if isinstance(value, str) else None
 
@@ -41,35 +41,35 @@ class PlanNode:
     # ---------------------------------------------------------------- identity
     @property
     def relation(self) -> str | None:
-        return _text(self.raw, "Relation Name")
+        return text_of(self.raw, "Relation Name")
 
     @property
     def schema(self) -> str | None:
-        return _text(self.raw, "Schema")
+        return text_of(self.raw, "Schema")
 
     @property
     def alias(self) -> str | None:
-        return _text(self.raw, "Alias")
+        return text_of(self.raw, "Alias")
 
     @property
     def index_name(self) -> str | None:
-        return _text(self.raw, "Index Name")
+        return text_of(self.raw, "Index Name")
 
     @property
     def scan_direction(self) -> str | None:
-        return _text(self.raw, "Scan Direction")
+        return text_of(self.raw, "Scan Direction")
 
     @property
     def join_type(self) -> str | None:
-        return _text(self.raw, "Join Type")
+        return text_of(self.raw, "Join Type")
 
     @property
     def parent_relationship(self) -> str | None:
-        return _text(self.raw, "Parent Relationship")
+        return text_of(self.raw, "Parent Relationship")
 
     @property
     def subplan_name(self) -> str | None:
-        return _text(self.raw, "Subplan Name")
+        return text_of(self.raw, "Subplan Name")
 
     @property
     def parallel_aware(self) -> bool:
@@ -92,7 +92,7 @@ class PlanNode:
                 name += f" {self.join_type} Join"
             elif self.node_type in {"Hash Join", "Merge Join"}:
                 name = name.replace(" Join", f" {self.join_type} Join")
-        strategy = _text(self.raw, "Strategy")
+        strategy = text_of(self.raw, "Strategy")
         if self.node_type == "Aggregate" and strategy in {"Hashed", "Sorted", "Mixed"}:
             name = {"Hashed": "HashAggregate", "Sorted": "GroupAggregate", "Mixed": "MixedAggregate"}[
                 strategy
@@ -177,23 +177,23 @@ class PlanNode:
     # ---------------------------------------------------------------- conditions and sorting
     @property
     def filter(self) -> str | None:
-        return _text(self.raw, "Filter")
+        return text_of(self.raw, "Filter")
 
     @property
     def index_cond(self) -> str | None:
-        return _text(self.raw, "Index Cond")
+        return text_of(self.raw, "Index Cond")
 
     @property
     def recheck_cond(self) -> str | None:
-        return _text(self.raw, "Recheck Cond")
+        return text_of(self.raw, "Recheck Cond")
 
     @property
     def join_filter(self) -> str | None:
-        return _text(self.raw, "Join Filter")
+        return text_of(self.raw, "Join Filter")
 
     @property
     def join_condition(self) -> str | None:
-        return _text(self.raw, "Hash Cond") or _text(self.raw, "Merge Cond") or self.join_filter
+        return text_of(self.raw, "Hash Cond") or text_of(self.raw, "Merge Cond") or self.join_filter
 
     @property
     def sort_key(self) -> list[str]:
@@ -202,11 +202,11 @@ class PlanNode:
 
     @property
     def sort_method(self) -> str | None:
-        return _text(self.raw, "Sort Method")
+        return text_of(self.raw, "Sort Method")
 
     @property
     def sort_space_type(self) -> str | None:
-        return _text(self.raw, "Sort Space Type")
+        return text_of(self.raw, "Sort Space Type")
 
     @property
     def sort_space_kb(self) -> int | None:
@@ -296,89 +296,3 @@ def parse_plan(document: Any) -> Plan:
         execution_ms=_float(document, "Execution Time"),
         analyzed="Actual Loops" in document["Plan"],
     )
-
-
-# ---------------------------------------------------------------- text form
-def _count(value: float | int | None) -> str:
-    if value is None:
-        return "?"
-    return f"{value:,.0f}" if abs(value) >= 10 or float(value).is_integer() else f"{value:,.2f}"
-
-
-def _ms(value: float | None) -> str:
-    if value is None:
-        return "?"
-    return f"{value:,.3f} ms" if value < 10 else f"{value:,.1f} ms"
-
-
-def _node_lines(node: PlanNode) -> tuple[str, list[str]]:
-    cost = f"cost={node.startup_cost:.2f}..{node.total_cost:.2f}"
-    head = f"{node.label}  ({cost} est rows={_count(node.plan_rows)})"
-    if node.never_executed:
-        head += " (never executed)"
-    elif node.analyzed:
-        rows = _count(node.total_rows)
-        if node.loops > 1:
-            rows += f" [{_count(node.rows_per_loop)} per loop]"
-        head += f" (actual rows={rows} loops={node.loops:,} time={_ms(node.total_time_ms)})"
-    details: list[str] = []
-    for key in ("Index Cond", "Recheck Cond", "Hash Cond", "Merge Cond", "Join Filter", "Filter"):
-        value = _text(node.raw, key)
-        if value:
-            details.append(f"{key}: {value}")
-    if node.analyzed:
-        for label, amount in (
-            ("Rows Removed by Filter", node.total_removed_by_filter),
-            ("Rows Removed by Join Filter", node.total_removed_by_join_filter),
-            ("Rows Removed by Index Recheck", node.total_removed_by_recheck),
-        ):
-            if amount:
-                details.append(f"{label}: {amount:,}" + (" (all loops)" if node.loops > 1 else ""))
-    if node.sort_key:
-        details.append("Sort Key: " + ", ".join(node.sort_key))
-    if node.sort_method:
-        space = f"  {node.sort_space_type or 'Memory'}: {node.sort_space_kb or 0:,}kB"
-        details.append(f"Sort Method: {node.sort_method}{space}")
-    if node.node_type == "Hash" and node.analyzed:
-        details.append(f"Hash Batches: {node.hash_batches}")
-    if node.disk_usage_kb:
-        details.append(f"Disk Usage: {node.disk_usage_kb:,}kB")
-    if node.shared_hit is not None or node.shared_read is not None:
-        buffers = f"Buffers: shared hit={node.shared_hit or 0:,} read={node.shared_read or 0:,}"
-        if node.temp_written:
-            buffers += f" temp written={node.temp_written:,}"
-        details.append(buffers)
-    return head, details
-
-
-def render_text(plan: Plan) -> str:
-    """The plan as an indented tree, close to EXPLAIN's own text format but with totals over loops."""
-    lines: list[str] = []
-    rendered = 0
-
-    def emit(node: PlanNode, depth: int) -> None:
-        nonlocal rendered
-        if rendered >= MAX_RENDERED_NODES:
-            return
-        rendered += 1
-        head, details = _node_lines(node)
-        # EXPLAIN's own layout: each level six columns further in, an arrow before every child.
-        head_pad = "" if depth == 0 else " " * (6 * depth - 4) + "->  "
-        detail_pad = " " * (6 * depth + 2)
-        relationship = node.subplan_name or ("InitPlan" if node.parent_relationship == "InitPlan" else None)
-        if relationship:
-            lines.append(" " * max(6 * depth - 4, 0) + relationship)
-        lines.append(head_pad + head)
-        lines.extend(detail_pad + detail for detail in details)
-        for child in node.children:
-            emit(child, depth + 1)
-
-    emit(plan.root, 0)
-    total = sum(1 for _ in plan.nodes())
-    if total > rendered:
-        lines.append(f"... {total - rendered:,} more plan nodes not shown (the structured plan is cut too)")
-    if plan.planning_ms is not None:
-        lines.append(f"Planning Time: {_ms(plan.planning_ms)}")
-    if plan.execution_ms is not None:
-        lines.append(f"Execution Time: {_ms(plan.execution_ms)}")
-    return "\n".join(lines)

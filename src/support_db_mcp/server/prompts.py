@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer, Message, UserMessage
@@ -17,7 +16,6 @@ from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from support_db_mcp.config import Settings
-from support_db_mcp.errors import SupportDBError
 from support_db_mcp.server.boundary import boundary
 from support_db_mcp.services import prompt_facts
 from support_db_mcp.services.query_facts import MEASURED_TOOLS
@@ -79,27 +77,7 @@ async def render(state: AppState, name: str, read: FactsReader) -> str:
     with boundary("prompt"):
         async with state.database.read() as session:
             facts = await read(session)
-        if isinstance(facts, prompt_facts.OptimizePerformanceFacts):
-            facts = await with_explain_analysis(state, facts)
     return library().render_prompt(name, facts)
-
-
-async def with_explain_analysis(
-    state: AppState, facts: prompt_facts.OptimizePerformanceFacts
-) -> prompt_facts.OptimizePerformanceFacts:
-    """Add explain_query's measured plan and verified findings, when this server can run it."""
-    explainer = state.explainer
-    if explainer is None:
-        return replace(facts, analysis_error="no explain connection is configured on this server")
-    try:
-        if facts.tool is not None:
-            result = await explainer.explain_call(facts.tool.tool, facts.tool.call)
-        else:
-            generic = any(plan.generic for plan in facts.plans)
-            result = await explainer.explain_sql(facts.target, None, analyze=not generic)
-    except SupportDBError as error:
-        return replace(facts, analysis_error=str(error))
-    return replace(facts, analysis=result)
 
 
 def _state(ctx: Context[Any, Any]) -> AppState:
@@ -147,7 +125,7 @@ def register(mcp: MCPServer, settings: Settings | None = None) -> None:
             _state(ctx),
             "optimize_performance",
             lambda s: prompt_facts.optimize_performance_facts(
-                s, target=query, settings=configured(), question=question
+                s, target=query, explainer=_state(ctx).explainer, question=question
             ),
         )
         return [UserMessage(text)]
@@ -167,16 +145,17 @@ def register(mcp: MCPServer, settings: Settings | None = None) -> None:
 
 # ---------------------------------------------------------------- the same patterns as resources
 # Clients that show resources but not prompts read each pattern rendered with these arguments.
-PATTERN_DEFAULTS: dict[str, Callable[[AsyncSession, Settings], Awaitable[Any]]] = {
-    "define_model": lambda s, _: prompt_facts.define_model_facts(s, entity="tickets", question=None),
-    "query_and_search": lambda s, _: prompt_facts.query_and_search_facts(s, question=None),
-    "async_setup": lambda s, c: prompt_facts.async_setup_facts(s, settings=c, question=None),
-    "optimize_performance": lambda s, c: prompt_facts.optimize_performance_facts(
-        s, target="search_tickets", settings=c, question=None
+PatternReader = Callable[[AsyncSession, Settings, "AppState"], Awaitable[Any]]
+PATTERN_DEFAULTS: dict[str, PatternReader] = {
+    "define_model": lambda s, _, __: prompt_facts.define_model_facts(s, entity="tickets", question=None),
+    "query_and_search": lambda s, _, __: prompt_facts.query_and_search_facts(s, question=None),
+    "async_setup": lambda s, c, _: prompt_facts.async_setup_facts(s, settings=c, question=None),
+    "optimize_performance": lambda s, _, state: prompt_facts.optimize_performance_facts(
+        s, target="search_tickets", explainer=state.explainer, question=None
     ),
-    "write_tests": lambda s, _: prompt_facts.write_tests_facts(s, question=None),
+    "write_tests": lambda s, _, __: prompt_facts.write_tests_facts(s, question=None),
 }
 
 
 async def render_pattern(state: AppState, name: str, settings: Settings | None) -> str:
-    return await render(state, name, lambda s: PATTERN_DEFAULTS[name](s, settings or Settings()))
+    return await render(state, name, lambda s: PATTERN_DEFAULTS[name](s, settings or Settings(), state))

@@ -10,13 +10,14 @@ import inspect
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from support_db_mcp import models
 from support_db_mcp.config import Settings
 from support_db_mcp.errors import InvalidInputError
+from support_db_mcp.schemas.explain import MAX_SQL_CHARS, ExplainQueryResult
 from support_db_mcp.services.query_facts import (
     MEASURED_TOOLS,
     CapturedRun,
@@ -24,14 +25,17 @@ from support_db_mcp.services.query_facts import (
     PlainPlan,
     capture_tool,
     compare_loading,
+    explain_target,
     looks_like_tool_name,
-    plain_plan,
+    plain_plans,
 )
 from support_db_mcp.services.schema_info import TableInfo, describe_table, describe_tables
 from support_db_mcp.services.server_info import ServerInfo, package_versions, server_info
 
+if TYPE_CHECKING:
+    from support_db_mcp.explain import Explainer
+
 MAX_QUESTION = 2_000
-MAX_SQL = 20_000
 
 
 def _now() -> str:
@@ -167,26 +171,24 @@ class OptimizePerformanceFacts:
     question: str | None
     target: str  # what the user gave: SQL text or a tool name
     tool: CapturedRun | None  # when the target is a tool: the statements it sent
-    plans: list[PlainPlan]  # one per statement
+    plans: list[PlainPlan]  # one per statement, from the explain engine; empty when it could not plan
     tables: list[TableInfo]  # the tables the plans read, with their indexes
     loading: LoadingComparison
-    # explain_query's result (ExplainQueryResult: measured plan, findings, verified indexes), added
-    # by the server when an explain connection is configured; else why it is missing.
-    analysis: Any = None
+    # the explain engine's whole answer (plan, findings, verified indexes), or why there is none
+    analysis: ExplainQueryResult | None = None
     analysis_error: str | None = None
 
 
 async def optimize_performance_facts(
-    session: AsyncSession, *, target: str, settings: Settings, question: str | None
+    session: AsyncSession, *, target: str, explainer: Explainer | None, question: str | None
 ) -> OptimizePerformanceFacts:
     target = target.strip()
     if not target:
         raise InvalidInputError(
             f"query is empty; give a SELECT statement or one of {', '.join(MEASURED_TOOLS)}"
         )
-    if len(target) > MAX_SQL:
-        raise InvalidInputError(f"query is {len(target)} characters; at most {MAX_SQL} are accepted")
-    timeout = settings.statement_timeout_ms
+    if len(target) > MAX_SQL_CHARS:
+        raise InvalidInputError(f"query is {len(target)} characters; at most {MAX_SQL_CHARS} are accepted")
     tool = None
     if looks_like_tool_name(target):
         if target not in MEASURED_TOOLS:
@@ -195,12 +197,8 @@ async def optimize_performance_facts(
                 f"{', '.join(MEASURED_TOOLS)}"
             )
         tool = await capture_tool(session, tool=target)
-        plans = [
-            await plain_plan(session, sql=s.sql, parameters=s.parameters, timeout_ms=timeout)
-            for s in tool.statements
-        ]
-    else:
-        plans = [await plain_plan(session, sql=target, timeout_ms=timeout)]
+    analysis, analysis_error = await explain_target(explainer, target=target, tool=tool)
+    plans = plain_plans(analysis) if analysis is not None else []
     relations: list[str] = []
     for plan in plans:
         relations += [name for name in plan.scanned_relations if name not in relations]
@@ -214,6 +212,8 @@ async def optimize_performance_facts(
         plans=plans,
         tables=tables,
         loading=await compare_loading(session),
+        analysis=analysis,
+        analysis_error=analysis_error,
     )
 
 

@@ -1,34 +1,35 @@
-"""Measurements the prompts quote: the SQL our tools send, a plain plan, lazy versus eager loading.
+"""Measurements the prompts quote: the SQL our tools send, their plans, lazy versus eager loading.
 
-Everything here runs on the caller's session and changes nothing: the plan is taken inside a
-savepoint that is made READ ONLY, given a statement timeout and always rolled back, and a plain
-EXPLAIN (without ANALYZE) never executes the statement.
+Every plan comes from the one explain engine (explain/, the Explainer): the same parser, login,
+volatility rules and error scrubbing as the explain_query tool. The rest runs on the caller's
+session and changes nothing.
 """
 
 from __future__ import annotations
 
 import re
-import secrets
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, joinedload, lazyload, selectinload
 
 from support_db_mcp.db.statements import CapturedStatement, count_statements
-from support_db_mcp.errors import InvalidInputError, translate_db_error
+from support_db_mcp.errors import InvalidInputError, SupportDBError
 from support_db_mcp.models import Ticket
+from support_db_mcp.schemas.explain import ExplainPlanNode, ExplainQueryResult
 from support_db_mcp.services.operations import CATALOG, explainable_operations
+
+if TYPE_CHECKING:
+    from support_db_mcp.explain import Explainer
 
 # The read-only tools whose statements can be captured by running them; create_ticket writes.
 MEASURED_TOOLS = tuple(operation.name for operation in explainable_operations())
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_CONDITIONS = ("Index Cond", "Recheck Cond", "Hash Cond", "Merge Cond", "Join Filter", "Filter")
 
 
 # ---------------------------------------------------------------- the SQL a tool sends
@@ -54,8 +55,10 @@ async def capture_tool(session: AsyncSession, *, tool: str) -> CapturedRun:
     service = operation.service
     arguments = dict(operation.examples[0])
     inputs = operation.parse(arguments)
+    info = dict(session.info)  # the installation's facts (pg_trgm, the cursor key) the tool sees
 
     async def call(s: AsyncSession) -> object:
+        s.info.update(info)
         return await service(s, inputs)
 
     with count_statements() as log:
@@ -65,16 +68,16 @@ async def capture_tool(session: AsyncSession, *, tool: str) -> CapturedRun:
     return CapturedRun(tool, arguments, log.statements, rows, call)
 
 
-# ---------------------------------------------------------------- a plain plan
+# ---------------------------------------------------------------- plans, from the explain engine
 @dataclass(frozen=True)
 class PlanStep:
     depth: int
     node_type: str  # "Index Scan", "Seq Scan", "Sort", ...
-    relation: str | None
+    relation: str | None  # the table's name, without its schema
     index: str | None
     estimated_rows: int
     total_cost: float
-    conditions: list[str]  # "Index Cond: ((assignee_id = 42) AND ...)", "Filter: ...", "Sort Key: ..."
+    conditions: list[str]  # "Index Cond: ((t.assignee_id = 42) AND ...)", "Filter: ...", "Sort Key: ..."
 
     @property
     def filter(self) -> str | None:
@@ -84,12 +87,12 @@ class PlanStep:
 
 @dataclass(frozen=True)
 class PlainPlan:
+    """One statement's plan as the explain engine returned it, flattened for a prompt to read."""
+
     sql: str
     parameters: list[Any]  # the bound values, in $n order
     generic: bool  # placeholders without values: PostgreSQL's generic plan
     steps: list[PlanStep] = field(default_factory=list)
-    raw: list[Any] | None = None  # the EXPLAIN (FORMAT JSON) document
-    error: str | None = None  # why PostgreSQL could not plan it
 
     @property
     def scanned_relations(self) -> list[str]:
@@ -117,88 +120,48 @@ class PlainPlan:
         return [step.index for step in self.steps if step.index]
 
 
-def _steps(node: dict[str, Any], depth: int = 0) -> list[PlanStep]:
-    conditions = [f"{key}: {node[key]}" for key in _CONDITIONS if key in node]
-    if "Sort Key" in node:
-        conditions.append("Sort Key: " + ", ".join(node["Sort Key"]))
+def _steps(node: ExplainPlanNode, depth: int = 0) -> list[PlanStep]:
+    conditions = [f"{key}: {value}" for key, value in node.conditions.items()]
+    if node.sort_key:
+        conditions.append("Sort Key: " + ", ".join(node.sort_key))
     step = PlanStep(
         depth=depth,
-        node_type=node.get("Node Type", "?"),
-        relation=node.get("Relation Name"),
-        index=node.get("Index Name"),
-        estimated_rows=int(node.get("Plan Rows", 0)),
-        total_cost=float(node.get("Total Cost", 0.0)),
+        node_type=node.node_type,
+        relation=node.relation.split(".", 1)[-1] if node.relation else None,
+        index=node.index,
+        estimated_rows=int(node.estimated_rows),
+        total_cost=node.total_cost,
         conditions=conditions,
     )
-    steps = [step]
-    for child in node.get("Plans", []):
-        steps += _steps(child, depth + 1)
-    return steps
+    return [step] + [found for child in node.children for found in _steps(child, depth + 1)]
 
 
-def _database_message(error: DBAPIError) -> str:
-    cause = error.orig.__cause__ if error.orig is not None else None
-    message = getattr(cause, "message", None) or str(error.orig or error)
-    return str(message).splitlines()[0]
+def plain_plans(result: ExplainQueryResult) -> list[PlainPlan]:
+    """Each explained statement's plan, flattened."""
+    return [
+        PlainPlan(
+            sql=statement.sql,
+            parameters=statement.parameters,
+            generic=not statement.parameters and bool(_PLACEHOLDER.search(statement.sql)),
+            steps=_steps(statement.plan),
+        )
+        for statement in result.plan
+    ]
 
 
-async def plain_plan(
-    session: AsyncSession,
-    *,
-    sql: str,
-    parameters: Sequence[Any] | None = None,
-    timeout_ms: int = 5_000,
-) -> PlainPlan:
-    """EXPLAIN (FORMAT JSON) without ANALYZE: the plan PostgreSQL would use; nothing is executed.
-
-    SQL with $n placeholders and no values gets the generic plan (PREPARE, force_generic_plan,
-    EXPLAIN EXECUTE with NULLs, DEALLOCATE). A statement PostgreSQL rejects gives a plan with
-    `error` set, not an exception: the prompt quotes the reason.
-    """
-    statement = sql.strip().rstrip(";").strip()
-    if not statement:
-        raise InvalidInputError("the SQL to explain is empty")
-    values = list(parameters) if parameters is not None else []
-    placeholders = max((int(n) for n in _PLACEHOLDER.findall(statement)), default=0)
-    generic = placeholders > 0 and not values
-    report: dict[str, Any] = {
-        "sql": statement,
-        "parameters": values,
-        "generic": generic,
-    }
-    connection = await session.connection()
-    prepared = f"support_db_mcp_plan_{secrets.token_hex(4)}" if generic else None
-    is_prepared = False
+async def explain_target(
+    explainer: Explainer | None, *, target: str, tool: CapturedRun | None
+) -> tuple[ExplainQueryResult | None, str | None]:
+    """The explain engine's answer for the SQL a user gave or the statements one of our tools sent,
+    run where that is safe (the estimated plan otherwise); or why there is none."""
+    if explainer is None:
+        return None, "explain_query is not available on this server (no explain engine)"
     try:
-        async with session.begin_nested() as savepoint:
-            try:
-                await session.execute(text("SET TRANSACTION READ ONLY"))
-                await session.execute(text(f"SET LOCAL statement_timeout = {int(timeout_ms)}"))
-                if prepared is not None:
-                    await connection.exec_driver_sql(f"PREPARE {prepared} AS {statement}")
-                    is_prepared = True
-                    await session.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
-                    nulls = ", ".join(["NULL"] * placeholders)
-                    result = await connection.exec_driver_sql(
-                        f"EXPLAIN (FORMAT JSON) EXECUTE {prepared}({nulls})"
-                    )
-                else:
-                    result = await connection.exec_driver_sql(
-                        f"EXPLAIN (FORMAT JSON) {statement}", tuple(values)
-                    )
-                document = result.scalar_one()
-            finally:
-                await savepoint.rollback()
-    except DBAPIError as error:
-        translated = translate_db_error(error)
-        if translated is not None and not isinstance(translated, InvalidInputError):
-            raise translated from error
-        return PlainPlan(**report, error=_database_message(error))
-    finally:
-        if is_prepared:
-            # Prepared statements outlive transactions; never leave one on a pooled connection.
-            await connection.exec_driver_sql(f"DEALLOCATE {prepared}")
-    return PlainPlan(**report, steps=_steps(document[0]["Plan"]), raw=document)
+        if tool is not None:
+            return await explainer.explain_call(tool.tool, tool.call), None
+        return await explainer.explain_sql(target, None, analyze=None), None
+    except SupportDBError as error:
+        return None, str(error)
 
 
 def looks_like_tool_name(target: str) -> bool:
