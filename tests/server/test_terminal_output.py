@@ -21,7 +21,7 @@ REQUESTS = [
         "jsonrpc": "2.0",
         "id": 3,
         "method": "tools/call",
-        "params": {"name": "get_ticket", "arguments": {"ticket": 1}},
+        "params": {"name": "get_ticket", "arguments": {"ticket": "1"}},
     },
 ]
 
