@@ -166,7 +166,8 @@ _OPERATIONS = (
         title="Search tickets",
         description=(
             "Find support tickets, newest first, one page at a time.\n\n"
-            "All filters are optional and combine with AND. Returns at most `limit` (1-100, default 20) "
+            "All filters are optional and combine with AND; `status` and `priority` take one value or "
+            "several separated by commas ('open, in_progress'). Returns at most `limit` (1-100, default 20) "
             "ticket summaries with creator, assignee, tags and comment count. When more tickets match, "
             "`next_cursor` is set: call again with the same filters and `cursor=next_cursor`."
         ),
@@ -186,7 +187,7 @@ _OPERATIONS = (
         title="Get a ticket",
         description=(
             "Read one ticket with its description, tags and all comments (oldest first, with authors).\n\n"
-            "`ticket` is the id (123) or the number ('TCK-000123')."
+            "`ticket` is the id ('123') or the number ('TCK-000123'), as text."
         ),
         inputs=TicketLookup,
         output=GetTicketResult,
