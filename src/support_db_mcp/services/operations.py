@@ -9,6 +9,7 @@ entry here, and its tests.
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -87,8 +88,8 @@ class Operation:
 
     @property
     def input_schema(self) -> dict[str, Any]:
-        """What clients are shown as this tool's input schema."""
-        return input_contract(self).schema
+        """What clients are shown as this tool's input schema (a copy: the contract keeps its own)."""
+        return copy.deepcopy(input_contract(self).schema)
 
     def parse(self, arguments: Mapping[str, Any] | None) -> Any:
         """The arguments as the service takes them; a caller's mistake is one plain-sentence error.
