@@ -95,7 +95,7 @@ def read_cases(inputs: CaseInputs, page: int) -> list[Case]:
             "1_assignee_open",
             "search: one assignee's open tickets, newest first, limit 50",
             "search_tickets",
-            {"assignee_id": inputs.busy_assignee, "status": ["open"], "limit": 50},
+            {"assignee_id": inputs.busy_assignee, "status": "open", "limit": 50},
             True,
             True,
         ),
@@ -103,7 +103,7 @@ def read_cases(inputs: CaseInputs, page: int) -> list[Case]:
             "2_assignee_without_open",
             "search: same, for an assignee with no open tickets",
             "search_tickets",
-            {"assignee_id": inputs.idle_assignee, "status": ["open"], "limit": 50},
+            {"assignee_id": inputs.idle_assignee, "status": "open", "limit": 50},
             True,
             True,
         ),
@@ -111,7 +111,7 @@ def read_cases(inputs: CaseInputs, page: int) -> list[Case]:
             "3_text_and_status",
             'search: free text "refund", status open, limit 50',
             "search_tickets",
-            {"text": "refund", "status": ["open"], "limit": 50},
+            {"text": "refund", "status": "open", "limit": 50},
             True,
             True,
         ),
@@ -130,7 +130,7 @@ def read_cases(inputs: CaseInputs, page: int) -> list[Case]:
             "6_get_ticket_50_comments",
             "get_ticket: a ticket with 50 comments",
             "get_ticket",
-            {"ticket": inputs.long_ticket},
+            {"ticket": str(inputs.long_ticket)},
             False,
             False,
         ),
@@ -141,9 +141,9 @@ def create_arguments(inputs: CaseInputs, number: int) -> dict[str, Any]:
     return {
         "title": f"Benchmark ticket {number}: the invoice export times out",
         "description": "Created by the benchmark. The export of last month's invoices stops after a minute.",
-        "creator": inputs.creator,
+        "creator": str(inputs.creator),
         "priority": "high",
-        "tags": [CREATED_TAG, "billing"],
+        "tags": f"{CREATED_TAG}, billing",
     }
 
 

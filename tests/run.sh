@@ -9,6 +9,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+# tests/clients/ checks the server with real clients: the MCP Inspector 0.15.0 and the TypeScript
+# SDK with Ajv (npm registry, into a cache folder outside the repo) and Debian's chromium (apt).
+bash tests/clients/install.sh
 echo "== ruff check" && .venv/bin/ruff check .
 echo "== ruff format --check" && .venv/bin/ruff format --check .
 echo "== mypy (strict, src/)" && .venv/bin/mypy

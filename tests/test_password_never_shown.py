@@ -136,7 +136,7 @@ async def exercise_tools(client: Client) -> list[str]:
         ("search_tickets", {"limit": 3}),
         ("search_tickets", {"cursor": "forged-cursor"}),
         ("get_ticket", {"ticket": "TCK-999999999"}),
-        ("get_ticket", {"ticket": 1}),
+        ("get_ticket", {"ticket": "1"}),
         ("create_ticket", {"title": "t", "description": "d", "creator": "nobody@example.invalid"}),
     ]
     for name, arguments in calls:

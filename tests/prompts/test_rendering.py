@@ -148,7 +148,7 @@ async def test_query_and_search_quotes_the_sql_our_search_really_sends(
     assert f"using **{log.count} SQL statements**" in rendered
     for statement in log.statements:
         assert f"```sql\n{statement.sql}\n```" in rendered
-    assert "`status=['open']`, `limit=20`" in rendered
+    assert "`status=open`, `limit=20`" in rendered
     assert "Bound values, in `$n` order: `21`, `'open'`" in rendered
 
 

@@ -37,7 +37,7 @@ async def test_two_hundred_concurrent_creates_store_two_hundred_distinct_tickets
                         {
                             "title": f"load {index}-{call}",
                             "description": "concurrent",
-                            "creator": 1 + index % 30,
+                            "creator": str(1 + index % 30),
                         },
                     )
                     assert result.is_error is False, result.content
@@ -49,7 +49,7 @@ async def test_two_hundred_concurrent_creates_store_two_hundred_distinct_tickets
             async with Client(server.url) as client:
                 result = await client.call_tool(
                     "create_ticket",
-                    {"title": "retried", "description": "d", "creator": 2, "request_id": "retry-once"},
+                    {"title": "retried", "description": "d", "creator": "2", "request_id": "retry-once"},
                 )
                 assert result.is_error is False, result.content
                 assert result.structured_content is not None

@@ -33,8 +33,8 @@ async def test_calls_during_an_outage_fail_clearly_and_the_first_call_after_it_s
             await anyio.to_thread.run_sync(postgres.stop)
             for tool, arguments in [
                 ("search_tickets", {"limit": 3}),
-                ("get_ticket", {"ticket": 1}),
-                ("create_ticket", {"title": "t", "description": "d", "creator": 1}),
+                ("get_ticket", {"ticket": "1"}),
+                ("create_ticket", {"title": "t", "description": "d", "creator": "1"}),
             ]:
                 during = await client.call_tool(tool, arguments)
                 assert during.is_error is True
@@ -48,7 +48,7 @@ async def test_calls_during_an_outage_fail_clearly_and_the_first_call_after_it_s
             assert after.structured_content is not None
             assert after.structured_content["tickets"] == before.structured_content["tickets"]  # type: ignore[index]
             created = await client.call_tool(
-                "create_ticket", {"title": "after", "description": "d", "creator": 1}
+                "create_ticket", {"title": "after", "description": "d", "creator": "1"}
             )
             assert created.is_error is False
             print(f"\nfirst call after the restart answered in {recovery * 1000:.0f} ms")

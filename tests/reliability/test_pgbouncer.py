@@ -105,14 +105,14 @@ async def test_every_tool_works_through_pgbouncer_in_transaction_mode(
         async def create(index: int) -> None:
             result = await client.call_tool(
                 "create_ticket",
-                {"title": f"via pgbouncer {index}", "description": "d", "creator": 1, "tags": ["pgb"]},
+                {"title": f"via pgbouncer {index}", "description": "d", "creator": "1", "tags": "pgb"},
             )
             assert result.is_error is False, result.content
             assert result.structured_content is not None
             numbers.append(result.structured_content["ticket"]["number"])
 
         async def search(index: int) -> None:
-            result = await client.call_tool("search_tickets", {"status": ["open"], "limit": 1 + index % 20})
+            result = await client.call_tool("search_tickets", {"status": "open", "limit": 1 + index % 20})
             assert result.is_error is False, result.content
 
         # More concurrent calls than PgBouncer has server connections (3), so statements prepared

@@ -24,7 +24,7 @@ async def test_reads_go_to_the_replica_and_writes_to_the_primary(scratch_databas
     )
     async with Client(create_server(settings)) as client:
         created = await client.call_tool(
-            "create_ticket", {"title": "Replica check", "description": "d", "creator": 1, "tags": ["replica"]}
+            "create_ticket", {"title": "Replica check", "description": "d", "creator": "1", "tags": "replica"}
         )
         assert created.is_error is False and created.structured_content is not None
         number = created.structured_content["ticket"]["number"]

@@ -47,8 +47,10 @@ async def test_a_blocked_call_gives_up_in_time_while_other_calls_are_answered(
             timings[name] = time.perf_counter() - started
 
         async with anyio.create_task_group() as group:
-            group.start_soon(call, "blocked", "get_ticket", {"ticket": 1})
-            group.start_soon(call, "free", "create_ticket", {"title": "t", "description": "d", "creator": 1})
+            group.start_soon(call, "blocked", "get_ticket", {"ticket": "1"})
+            group.start_soon(
+                call, "free", "create_ticket", {"title": "t", "description": "d", "creator": "1"}
+            )
         await holder.rollback()
     await blocker.dispose()
 

@@ -25,7 +25,7 @@ async def test_a_fresh_embedded_server_over_stdio_seeds_itself_and_serves_all_ti
         names = {tool.name for tool in (await client.list_tools()).tools}
         assert {"search_tickets", "get_ticket", "create_ticket"} <= names
 
-        found = await client.call_tool("search_tickets", {"status": ["open"], "limit": 5})
+        found = await client.call_tool("search_tickets", {"status": "open", "limit": 5})
         assert found.is_error is False and found.structured_content is not None
         tickets = found.structured_content["tickets"]
         assert len(tickets) == 5 and all(t["status"] == "open" for t in tickets)
@@ -42,7 +42,7 @@ async def test_a_fresh_embedded_server_over_stdio_seeds_itself_and_serves_all_ti
                 "description": "Created by the test suite.",
                 "creator": tickets[0]["creator"]["email"],
                 "priority": "high",
-                "tags": ["e2e"],
+                "tags": "e2e",
             },
         )
         assert created.is_error is False and created.structured_content is not None

@@ -2,20 +2,22 @@
 marker for text that customers wrote.
 
 A misspelt argument must never be silently ignored (an assistant would act on unfiltered rows), so
-inputs forbid unknown keys and the error names the closest real one.
+inputs forbid unknown keys and the error names the closest real one. What the wire may carry is
+the published JSON Schema (contract.py checks it); the models accept at least that, and Python
+callers may pass richer values (lists, enum members, datetimes).
 """
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import functools
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import ErrorDetails
+
+from support_db_mcp.schemas.patterns import BLANK
 
 MAX_SHOWN = 60
 
@@ -26,18 +28,6 @@ def shown(value: Any) -> str:
     return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 3] + "..."
 
 
-@functools.cache
-def _structured_fields(model: type[BaseModel]) -> frozenset[str]:
-    """The fields whose JSON type is an array or an object."""
-    properties = model.model_json_schema().get("properties", {})
-    found = set()
-    for name, prop in properties.items():
-        branches = [prop, *prop.get("anyOf", [])]
-        if any(branch.get("type") in {"array", "object"} for branch in branches):
-            found.add(name)
-    return frozenset(found)
-
-
 class ToolInput(BaseModel):
     """Base of every tool's arguments: unknown keys are refused, values are immutable once checked."""
 
@@ -45,17 +35,25 @@ class ToolInput(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _decode_json_text(cls, data: Any) -> Any:
-        """A list or object sent as JSON text (some clients do: '["open", "closed"]') is decoded."""
+    def _blank_means_absent(cls, data: Any) -> Any:
+        """An optional argument given as blank text ("", or only spaces and newlines) is treated as
+        left out: a cleared form field sends "", and means "no filter", not a value.
+
+        The published schemas allow blank text for these arguments, except where the value is a
+        choice (an `enum`), so there the server refuses it too (json_schema.py, contract.py).
+        """
         if not isinstance(data, dict):
             return data
-        decoded = dict(data)
-        for name in _structured_fields(cls) & decoded.keys():
-            value = decoded[name]
-            if isinstance(value, str) and value.strip()[:1] in ("[", "{"):
-                with contextlib.suppress(ValueError):
-                    decoded[name] = json.loads(value)
-        return decoded
+        return {
+            name: value
+            for name, value in data.items()
+            if not (name in _optional_fields(cls) and isinstance(value, str) and not value.strip(BLANK))
+        }
+
+
+@functools.cache
+def _optional_fields(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(name for name, info in model.model_fields.items() if not info.is_required())
 
 
 @dataclass(frozen=True)
@@ -83,6 +81,18 @@ def _field(loc: tuple[int | str, ...]) -> str:
     return " ".join([*reversed(items), ".".join(words)]) if items else ".".join(words)
 
 
+# pydantic's type errors -> what the JSON value should have been
+_EXPECTED = {
+    "string_type": "text",
+    "list_type": "a list",
+    "dict_type": "an object of named values",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+}
+
+
 def _sentence(error: ErrorDetails, model: type[BaseModel]) -> str:
     loc = tuple(error["loc"])
     kind = error["type"]
@@ -105,6 +115,8 @@ def _sentence(error: ErrorDetails, model: type[BaseModel]) -> str:
         return message.removeprefix("Value error, ")
     if kind == "model_type" and not loc:
         return "the arguments must be a JSON object of named values"
+    if kind in _EXPECTED:
+        return f"{field} must be {_EXPECTED[kind]}, got {shown(error['input'])}"
     text = message[:1].lower() + message[1:]
     return f"{field}: {text}"
 

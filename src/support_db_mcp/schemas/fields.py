@@ -1,36 +1,48 @@
 """Reusable input types of the tools, each with a validator whose message a person can act on.
 
 Only a tool error's message reaches the client, so every check here names the field, the bad value
-and what is accepted. Each type also says what its published JSON Schema is, so the schema and
-the validator accept the same values (see json_schema.py, which shapes the whole input schema).
+and what is accepted. Each type also says what its published JSON Schema is (one plain type per
+argument, so a form shows one plain control), and its validator accepts at least every value that
+schema accepts, matching with the same regular expression (patterns.py). The server refuses what
+the published schema refuses (schemas/contract.py), so the two accept the same set; Python callers
+may also pass lists, enum members, integers and datetimes.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationInfo, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ValidationInfo, WithJsonSchema
 
 from support_db_mcp.models import TICKET_NUMBER_PREFIX, TicketPriority, TicketStatus
 from support_db_mcp.schemas.base import shown
+from support_db_mcp.schemas.patterns import (
+    BLANK,
+    EMAIL,
+    ID_DIGITS,
+    NO_NUL,
+    TICKET_NUMBER_DIGITS,
+    TIMESTAMP,
+    listed,
+    matcher,
+    one_of,
+    padded,
+)
 
 MAX_ID = 2**63 - 1
 MAX_TAGS = 10
-_TAG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9 _.-]{0,49}$")
-_EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_NUMBER_PATTERN = re.compile(rf"^{TICKET_NUMBER_PREFIX}(\d{{1,18}})$", re.IGNORECASE)
-# What a timestamp input may look like: a date, optionally a time, optionally a zone (UTC if none).
-TIMESTAMP_PATTERN = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
-    r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,6})?)?)?"
-    r"(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)?$"
-)
-_TIMESTAMP = re.compile(TIMESTAMP_PATTERN)
-TICKET_KEY_PATTERN = r"^ *([Tt][Cc][Kk]-)?[0-9]{1,19} *$"
-USER_KEY_PATTERN = r"^ *([0-9]{1,19}|[^@ ]+@[^@ ]+[.][^@ ]+) *$"
+_TAG = r"[A-Za-z0-9][A-Za-z0-9 _.-]{0,49}"
+_STORED_TAG = matcher(r"[a-z0-9][a-z0-9 _.-]{0,49}")
+_ID = matcher(ID_DIGITS)
+_EMAIL = matcher(EMAIL)
+IDEMPOTENCY_KEY = r"[A-Za-z0-9._:-]{1,100}"
+_IDEMPOTENCY_KEY = matcher(IDEMPOTENCY_KEY)
+_TICKET_NUMBER = matcher(rf"[Tt][Cc][Kk]-({TICKET_NUMBER_DIGITS})")
+_TIMESTAMP = matcher(TIMESTAMP)
+TICKET_KEY_PATTERN = padded(rf"[Tt][Cc][Kk]-{TICKET_NUMBER_DIGITS}|{ID_DIGITS}")
+USER_KEY_PATTERN = padded(f"{ID_DIGITS}|{EMAIL}")
 
 
 # ---------------------------------------------------------------- validators with readable messages
@@ -44,22 +56,35 @@ def _one_of(enum_class: type[StrEnum], field: str) -> BeforeValidator:
     allowed = [member.value for member in enum_class]
 
     def check(value: Any) -> Any:
-        if isinstance(value, enum_class):
+        if isinstance(value, enum_class) or (isinstance(value, str) and value in allowed):
             return value
-        if isinstance(value, str) and value.strip().lower() in allowed:
-            return value.strip().lower()
+        if value is None:
+            raise ValueError(f"{field} cannot be null: leave it out instead")
         raise ValueError(f"unknown {field} {shown(value)}; expected one of: {', '.join(allowed)}")
 
     return BeforeValidator(check)
 
 
 def sized(field: str, low: int, high: int) -> AfterValidator:
-    """Strip surrounding white space, then require low..high characters."""
+    """Strip surrounding blanks, then require low..high characters."""
 
     def check(value: str) -> str:
-        value = value.strip()
+        value = value.strip(BLANK)
         if not low <= len(value) <= high:
             raise ValueError(f"{field} must be {low} to {high:,} characters long, got {len(value):,}")
+        return value
+
+    return AfterValidator(check)
+
+
+def at_most(high: int) -> AfterValidator:
+    """Text of at most `high` characters (publish it with json_schema_extra maxLength)."""
+
+    def check(value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and len(value) > high:
+            raise ValueError(
+                f"{info.field_name} must be at most {high:,} characters long, got {len(value):,}"
+            )
         return value
 
     return AfterValidator(check)
@@ -70,6 +95,17 @@ def listify(value: Any) -> Any:
     if isinstance(value, str | StrEnum):
         return [value]
     return value
+
+
+def _comma_list(value: Any) -> Any:
+    """'open, in_progress' -> ['open', 'in_progress']; a Python list or enum member passes."""
+    if isinstance(value, str) and not isinstance(value, StrEnum):
+        return [item.strip(BLANK) for item in value.split(",")]
+    return listify(value)
+
+
+def _distinct(values: list[Any] | None) -> list[Any] | None:
+    return None if values is None else list(dict.fromkeys(values))
 
 
 def _whole_number(value: Any, info: ValidationInfo) -> Any:
@@ -93,26 +129,27 @@ def between(low: int, high: int) -> BeforeValidator:
     return BeforeValidator(check)
 
 
-def _timestamp(value: Any, info: ValidationInfo) -> datetime:
+def _timestamp(value: Any, info: ValidationInfo) -> Any:
     field = info.field_name
-    if isinstance(value, datetime):
+    if value is None or isinstance(value, datetime):
         parsed = value
-    elif isinstance(value, str) and _TIMESTAMP.match(value.strip()):
-        try:
-            parsed = datetime.fromisoformat(value.strip().replace("z", "Z"))
-        except ValueError:
-            raise ValueError(f"{field} {shown(value)} is not a real date or time") from None
+    elif isinstance(value, str) and _TIMESTAMP.fullmatch(value.strip(BLANK)):
+        # the pattern admits only real dates and times, all of which fromisoformat reads
+        parsed = datetime.fromisoformat(value.strip(BLANK).replace("z", "Z"))
     else:
         raise ValueError(
             f"{field} must be a date or time like 2026-01-31 or 2026-01-31T09:30:00Z, got {shown(value)}"
         )
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    if parsed is None or parsed.tzinfo is not None:
+        return parsed
+    return parsed.replace(tzinfo=UTC)
 
 
 TIMESTAMP_HELP = "A date (2026-01-31) or date and time (2026-01-31T09:30:00Z); UTC when no zone is given."
-# A point in time: a date, optionally with a time and a zone (no zone means UTC).
+# A point in time: a date, optionally with a time and a zone (no zone means UTC). Published as a
+# string with the exact pattern (no `format`: strict validators without format plugins refuse it).
 Timestamp = Annotated[
-    datetime, BeforeValidator(_timestamp), WithJsonSchema({"type": "string", "pattern": TIMESTAMP_PATTERN})
+    datetime, BeforeValidator(_timestamp), WithJsonSchema({"type": "string", "pattern": padded(TIMESTAMP)})
 ]
 
 
@@ -125,7 +162,7 @@ def _normalise_tags(value: list[str]) -> list[str]:
     tags: list[str] = []
     for raw in value:
         tag = normalise_tag(raw)
-        if not _TAG_PATTERN.match(tag):
+        if not _STORED_TAG.fullmatch(tag):
             raise ValueError(
                 f"tag {shown(raw)} is not valid: use 1 to 50 characters, letters, digits, space, '_', '-' "
                 "or '.', starting with a letter or digit"
@@ -140,17 +177,43 @@ def _normalise_tags(value: list[str]) -> list[str]:
 # ---------------------------------------------------------------- reusable types
 Status = Annotated[TicketStatus, _one_of(TicketStatus, "status")]
 Priority = Annotated[TicketPriority, _one_of(TicketPriority, "priority")]
-CleanText = Annotated[str, AfterValidator(_no_nul)]
+# Text PostgreSQL can store.
+CleanText = Annotated[str, AfterValidator(_no_nul), WithJsonSchema({"type": "string", "pattern": NO_NUL})]
 
 
-def _positive_id(value: Any, info: ValidationInfo) -> int:
+def _choices(enum_class: type[StrEnum]) -> dict[str, Any]:
+    return {"type": "string", "pattern": padded(listed(one_of(member.value for member in enum_class)))}
+
+
+# One value or several separated by commas, a filter matching any of them: "open, in_progress".
+# Published as one text argument (a form shows one plain field, and the pattern says exactly
+# which lists are accepted), kept as a list inside.
+StatusFilter = Annotated[
+    list[Status] | None,
+    BeforeValidator(_comma_list),
+    AfterValidator(_distinct),
+    WithJsonSchema(_choices(TicketStatus)),
+]
+PriorityFilter = Annotated[
+    list[Priority] | None,
+    BeforeValidator(_comma_list),
+    AfterValidator(_distinct),
+    WithJsonSchema(_choices(TicketPriority)),
+]
+
+
+def _positive_id(value: Any, info: ValidationInfo) -> Any:
+    if value is None:
+        return None
     number = _whole_number(value, info)
     if not 1 <= number <= MAX_ID:
         raise ValueError(f"{info.field_name} must be a positive id, got {shown(number)}")
     return int(number)
 
 
-UserId = Annotated[int, BeforeValidator(_positive_id), Field(json_schema_extra={"minimum": 1})]
+UserId = Annotated[
+    int, BeforeValidator(_positive_id), WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_ID})
+]
 
 
 class TicketRef(BaseModel):
@@ -167,10 +230,10 @@ class TicketRef(BaseModel):
             if value < 1 or value > MAX_ID:
                 raise ValueError(f"ticket id must be a positive integer, got {value}")
             return cls(id=value)
-        text = value.strip()
-        if text.isdigit():
-            return cls.parse(int(text))
-        match = _NUMBER_PATTERN.match(text)
+        text = value.strip(BLANK)
+        if _ID.fullmatch(text):
+            return cls(id=int(text))
+        match = _TICKET_NUMBER.fullmatch(text)
         if match is None:
             raise ValueError(f"ticket {shown(value)} is neither an id like 123 nor a number like TCK-000123")
         digits = str(int(match.group(1)))
@@ -193,8 +256,8 @@ def _ticket_ref(value: Any) -> TicketRef:
 TicketKey = Annotated[
     TicketRef,
     BeforeValidator(_ticket_ref),
-    # Published as text (a form shows one plain field); an integer id is accepted too.
-    WithJsonSchema({"type": "string", "pattern": TICKET_KEY_PATTERN}),
+    # Published as text (a form shows one plain field), e.g. "123" or "TCK-000123".
+    WithJsonSchema({"type": "string", "pattern": TICKET_KEY_PATTERN, "maxLength": 100}),
 ]
 
 
@@ -209,25 +272,45 @@ def _user_key(value: Any, info: ValidationInfo) -> int | str:
         if value < 1 or value > MAX_ID:
             raise ValueError(f"{field} id must be a positive integer, got {value}")
         return value
-    text = value.strip()
-    if text.isdigit():
-        return _user_key(int(text), info)
-    if not _EMAIL_PATTERN.match(text) or len(text) > 320:
+    text = value.strip(BLANK)
+    if _ID.fullmatch(text):
+        return int(text)
+    if not _EMAIL.fullmatch(text) or len(text) > 320:
         raise ValueError(f"{field} {shown(value)} is neither a user id nor an e-mail address")
     return text.lower()
 
 
-# A user given by id (42) or e-mail address; published as text, an integer id is accepted too.
+# A user given by id ("42") or e-mail address; published as text.
 UserKey = Annotated[
     int | str,
     BeforeValidator(_user_key),
     WithJsonSchema({"type": "string", "pattern": USER_KEY_PATTERN, "maxLength": 320}),
 ]
 
-
 Tags = Annotated[
     list[CleanText],
-    BeforeValidator(listify),
+    BeforeValidator(_comma_list),
     AfterValidator(_normalise_tags),
-    Field(description=f"Up to {MAX_TAGS} tags; new ones are created. Stored lower-case."),
+    # published as text: tags separated by commas, "billing, vip" (a tag cannot hold a comma)
+    WithJsonSchema({"type": "string", "pattern": padded(listed(_TAG, at_most=MAX_TAGS))}),
+]
+
+
+def _idempotency_key(value: str | None, info: ValidationInfo) -> str | None:
+    if value is None:
+        return None
+    key = value.strip(BLANK)
+    if not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise ValueError(
+            f"{info.field_name} {shown(value)} is not valid: use 1 to 100 letters, digits, '.', '_', ':' "
+            "or '-' (a UUID fits)"
+        )
+    return key
+
+
+# A caller's key for making a write safe to retry (a UUID fits).
+IdempotencyKey = Annotated[
+    str,
+    AfterValidator(_idempotency_key),
+    WithJsonSchema({"type": "string", "pattern": padded(IDEMPOTENCY_KEY)}),
 ]

@@ -4,8 +4,12 @@ pydantic's own output is correct but awkward for the clients we serve: an option
 `anyOf: [T, {type: null}]` (a form then offers a raw JSON editor), enums become `$ref`s with
 sibling keywords that draft-07 tools ignore, and `format: date-time` makes strict validators
 without format plugins refuse the whole schema. Inputs are therefore flattened to one plain typed
-property each: not required means "leave it out", enums are inline, no `format`, no titles, and
-unknown properties are refused (`additionalProperties: false`), as the model refuses them.
+property each (the MCP Inspector renders a property as a plain control only when its `type` is
+one of string, integer, number or boolean): not required means "leave it out", enums are inline,
+no `format`, no titles, and unknown properties are refused (`additionalProperties: false`), as
+the model refuses them. An optional text argument also accepts blank text, which the models
+treat as left out (base.ToolInput). The server refuses whatever this schema refuses
+(contract.py), so what a client's validator accepts and what the server accepts are one set.
 """
 
 from __future__ import annotations
@@ -15,7 +19,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from support_db_mcp.schemas.patterns import or_blank
+
 _DROPPED = ("title", "format")
+# Outputs: a default says nothing about a value that was sent, and every client validates every
+# result against this schema, so it carries only what constrains or explains.
+_DROPPED_FROM_OUTPUTS = (*_DROPPED, "default")
 
 
 def _resolve(node: Any, defs: dict[str, Any]) -> Any:
@@ -39,7 +48,7 @@ def _strip(node: Any, dropped: tuple[str, ...] = _DROPPED) -> Any:
         return node
     cleaned: dict[str, Any] = {}
     for key, value in node.items():
-        if key in dropped and not isinstance(value, dict):
+        if key in dropped and (key == "default" or not isinstance(value, dict)):
             continue
         # `properties` maps names to schemas: a property may itself be called "title" or "format"
         cleaned[key] = (
@@ -51,7 +60,8 @@ def _strip(node: Any, dropped: tuple[str, ...] = _DROPPED) -> Any:
 
 
 def _without_null(prop: dict[str, Any]) -> dict[str, Any]:
-    """`anyOf: [T, {type: null}]` -> T, keeping the outer description, examples and default."""
+    """An optional property as published: `anyOf: [T, {type: null}]` -> T (keeping the outer
+    description, examples and default), and a text pattern that also admits blank text."""
     branches = prop.get("anyOf")
     if isinstance(branches, list):
         kept = [branch for branch in branches if branch != {"type": "null"}]
@@ -60,6 +70,8 @@ def _without_null(prop: dict[str, Any]) -> dict[str, Any]:
             prop = {**kept[0], **outer}
     if prop.get("default", ...) is None:
         del prop["default"]
+    if prop.get("type") == "string" and "pattern" in prop and "enum" not in prop:
+        prop["pattern"] = or_blank(prop["pattern"])
     return prop
 
 
@@ -81,7 +93,7 @@ def input_schema(model: type[BaseModel]) -> dict[str, Any]:
 
 
 def output_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The published output schema: pydantic's, without titles and formats (kept lean: a client
-    validates every result against it)."""
-    schema: dict[str, Any] = _strip(model.model_json_schema())
+    """The published output schema: pydantic's, without titles, formats and defaults (kept lean: a
+    client validates every result against it)."""
+    schema: dict[str, Any] = _strip(model.model_json_schema(), _DROPPED_FROM_OUTPUTS)
     return schema

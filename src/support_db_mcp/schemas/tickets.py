@@ -5,24 +5,27 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from support_db_mcp.models import TicketPriority, TicketStatus
 from support_db_mcp.schemas.base import CUSTOMER_TEXT, ToolInput
 from support_db_mcp.schemas.fields import (
     TIMESTAMP_HELP,
     CleanText,
+    IdempotencyKey,
     Priority,
-    Status,
+    PriorityFilter,
+    StatusFilter,
     Tags,
     TicketKey,
     Timestamp,
     UserId,
     UserKey,
+    at_most,
     between,
-    listify,
     sized,
 )
+from support_db_mcp.schemas.patterns import SOME_TEXT
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 20
@@ -34,22 +37,29 @@ class TicketSearch(ToolInput):
 
     text: Annotated[
         CleanText | None,
+        at_most(500),
         Field(
-            max_length=500,
+            json_schema_extra={"maxLength": 500},
             description='Free text over title and description, web-search syntax: words, "a phrase", '
             "or, -excluded. Matches English word stems (refund matches refunds, refunded).",
             examples=["refund"],
         ),
     ] = None
     status: Annotated[
-        Annotated[list[Status], Field(max_length=4)] | None,
-        BeforeValidator(listify),
-        Field(description="Only tickets with one of these statuses.", examples=[["open", "in_progress"]]),
+        StatusFilter,
+        Field(
+            description="Only tickets with this status, or any of several separated by commas: open, "
+            "in_progress, resolved, closed.",
+            examples=["open", "open, in_progress"],
+        ),
     ] = None
     priority: Annotated[
-        Annotated[list[Priority], Field(max_length=4)] | None,
-        BeforeValidator(listify),
-        Field(description="Only tickets with one of these priorities.", examples=[["high", "urgent"]]),
+        PriorityFilter,
+        Field(
+            description="Only tickets with this priority, or any of several separated by commas: low, "
+            "normal, high, urgent.",
+            examples=["urgent", "high, urgent"],
+        ),
     ] = None
     assignee_id: Annotated[
         UserId | None, Field(description="Only tickets assigned to this user id.", examples=[7])
@@ -59,7 +69,12 @@ class TicketSearch(ToolInput):
     ] = None
     tag: Annotated[
         CleanText | None,
-        Field(max_length=50, description="Only tickets with this tag.", examples=["billing"]),
+        at_most(50),
+        Field(
+            json_schema_extra={"maxLength": 50},
+            description="Only tickets with this tag.",
+            examples=["billing"],
+        ),
     ] = None
     created_after: Annotated[
         Timestamp | None,
@@ -98,7 +113,8 @@ class TicketLookup(ToolInput):
     ticket: Annotated[
         TicketKey,
         Field(
-            description="The ticket's id (e.g. 123) or its number (e.g. TCK-000123).", examples=["TCK-000123"]
+            description="The ticket's id (e.g. 123) or its number (e.g. TCK-000123), as text.",
+            examples=["TCK-000123", "123"],
         ),
     ]
 
@@ -108,7 +124,7 @@ Title = Annotated[
     sized("title", 1, 200),
     Field(
         description="Short summary, 1 to 200 characters.",
-        json_schema_extra={"minLength": 1, "maxLength": 200},
+        json_schema_extra={"minLength": 1, "maxLength": 200, "pattern": SOME_TEXT},
         examples=["Invoice export times out"],
     ),
 ]
@@ -117,16 +133,14 @@ Description = Annotated[
     sized("description", 1, 20_000),
     Field(
         description="What happened, 1 to 20,000 characters.",
-        json_schema_extra={"minLength": 1, "maxLength": 20_000},
+        json_schema_extra={"minLength": 1, "maxLength": 20_000, "pattern": SOME_TEXT},
         examples=["The export of last month's invoices stops after a minute."],
     ),
 ]
 RequestId = Annotated[
-    str | None,
+    IdempotencyKey | None,
     Field(
-        min_length=1,
-        max_length=100,
-        pattern=r"^[A-Za-z0-9._:-]+$",
+        examples=["3f2c9a1e-7b4d-4e8a-9c1f-2d6b8e0a5c37"],
         description="Idempotency key (e.g. a UUID): a retried call with the same request_id returns "
         "what the first call stored instead of storing it twice.",
     ),
@@ -140,7 +154,6 @@ class NewTicket(ToolInput):
     description: Description
     creator: Annotated[
         UserKey,
-        between,
         Field(
             description="Who reports the ticket: a user id (e.g. 42) or e-mail address.",
             examples=["ana@example.com"],
@@ -152,7 +165,15 @@ class NewTicket(ToolInput):
     assignee_id: Annotated[
         UserId | None, Field(description="Agent or admin to assign the ticket to (user id).", examples=[7])
     ] = None
-    tags: Tags = Field(default_factory=list)
+    tags: Annotated[
+        Tags,
+        Field(
+            description='Up to 10 tags separated by commas, e.g. "billing, vip"; new ones are created. '
+            "A tag is 1 to 50 letters, digits, spaces, '_', '-' or '.', starting with a letter or digit; "
+            "stored lower-case.",
+            examples=["billing, vip"],
+        ),
+    ] = Field(default_factory=list)
     request_id: RequestId = None
 
 

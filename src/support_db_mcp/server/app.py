@@ -61,7 +61,8 @@ def create_server(
         instructions=prompts.library().document(INSTRUCTIONS_FILE).strip(),
         version=__version__,
         lifespan=lifespan,
-        log_level=(settings.log_level if settings else "INFO"),
+        # the SDK calls logging.basicConfig with it; the command line configures logging first
+        log_level=(settings or Settings()).log_level_for(stdio=True),
         tools=tools(),
     )
     prompts.register(mcp, settings)

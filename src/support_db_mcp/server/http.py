@@ -149,7 +149,9 @@ class _StartupErrors:
 async def serve_http(server: MCPServer, settings: Settings, *, host: str, port: int) -> None:
     """Serve until interrupted (uvicorn turns SIGINT/SIGTERM into a graceful shutdown)."""
     app = _StartupErrors(create_http_app(server, settings, host=host))
-    config = uvicorn.Config(app, host=host, port=port, log_level=settings.log_level.lower(), lifespan="on")
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level=settings.log_level_for(stdio=False).lower(), lifespan="on"
+    )
     try:
         await uvicorn.Server(config).serve()
     except SystemExit as stop:  # uvicorn exits the process when start-up or binding fails

@@ -16,10 +16,10 @@ from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetad
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import ConfigDict
 
-from support_db_mcp.schemas.json_schema import input_schema, output_schema
+from support_db_mcp.schemas.json_schema import output_schema
 from support_db_mcp.server.boundary import boundary
 from support_db_mcp.server.rendering import tool_result
-from support_db_mcp.services.operations import CATALOG, Operation, explainable_operations
+from support_db_mcp.services.operations import CATALOG, Operation
 
 
 class _Arguments(ArgModelBase):
@@ -42,14 +42,6 @@ def annotations_of(operation: Operation) -> ToolAnnotations:
     )
 
 
-def published_input_schema(operation: Operation) -> dict[str, Any]:
-    schema = input_schema(operation.inputs)
-    if operation.name == "explain_query":
-        # the tools it can explain, derived from the catalog rather than listed by hand
-        schema["properties"]["tool"]["enum"] = [op.name for op in explainable_operations()]
-    return schema
-
-
 def tool_of(operation: Operation) -> Tool:
     async def call(ctx: Context[Any, Any], arguments: dict[str, Any]) -> CallToolResult:
         with boundary("tool"):
@@ -62,7 +54,7 @@ def tool_of(operation: Operation) -> Tool:
         name=operation.name,
         title=operation.title,
         description=operation.description,
-        parameters=published_input_schema(operation),
+        parameters=operation.input_schema,
         fn_metadata=FuncMetadata(arg_model=_Arguments, output_schema=output_schema(operation.output)),
         is_async=True,
         context_kwarg="ctx",

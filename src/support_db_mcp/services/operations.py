@@ -9,6 +9,8 @@ entry here, and its tests.
 
 from __future__ import annotations
 
+import copy
+import functools
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -19,7 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from support_db_mcp.errors import InvalidInputError
 from support_db_mcp.schemas.base import ToolInput, describe_validation_error
+from support_db_mcp.schemas.contract import InputContract
 from support_db_mcp.schemas.explain import ExplainQueryResult, ExplainRequest
+from support_db_mcp.schemas.json_schema import input_schema
 from support_db_mcp.schemas.tickets import (
     CreateTicketResult,
     GetTicketResult,
@@ -70,6 +74,8 @@ class Operation:
     runner: Runner | None = field(default=None, repr=False)  # (runtime, inputs) -> output, otherwise
     destructive: bool = False
     idempotent: bool = True
+    # input name -> its closed set of values, known only once the catalog exists (published as `enum`)
+    choices: Callable[[], Mapping[str, list[str]]] | None = field(default=None, repr=False)
 
     @property
     def read_only(self) -> bool:
@@ -80,12 +86,26 @@ class Operation:
         """Whether explain_query can explain the SQL it sends (it only reads, on one session)."""
         return self.access is Access.READ and self.service is not None
 
+    @property
+    def input_schema(self) -> dict[str, Any]:
+        """What clients are shown as this tool's input schema (a copy: the contract keeps its own)."""
+        return copy.deepcopy(input_contract(self).schema)
+
     def parse(self, arguments: Mapping[str, Any] | None) -> Any:
-        """The arguments as the service takes them; a caller's mistake is one plain-sentence error."""
+        """The arguments as the service takes them; a caller's mistake is one plain-sentence error.
+
+        The model's messages come first (they know the field); then the published schema, which
+        the server enforces as it is (see schemas/contract.py).
+        """
+        arguments = dict(arguments or {})
         try:
-            return self.inputs.model_validate(dict(arguments or {}))
+            inputs = self.inputs.model_validate(arguments)
         except ValidationError as error:
             raise InvalidInputError(describe_validation_error(error, self.inputs)) from None
+        problems = input_contract(self).problems(arguments)
+        if problems:
+            raise InvalidInputError("; ".join(problems))
+        return inputs
 
     async def run(self, runtime: Runtime, inputs: Any) -> BaseModel:
         if self.runner is not None:
@@ -147,7 +167,8 @@ _OPERATIONS = (
         title="Search tickets",
         description=(
             "Find support tickets, newest first, one page at a time.\n\n"
-            "All filters are optional and combine with AND. Returns at most `limit` (1-100, default 20) "
+            "All filters are optional and combine with AND; `status` and `priority` take one value or "
+            "several separated by commas ('open, in_progress'). Returns at most `limit` (1-100, default 20) "
             "ticket summaries with creator, assignee, tags and comment count. When more tickets match, "
             "`next_cursor` is set: call again with the same filters and `cursor=next_cursor`."
         ),
@@ -156,8 +177,8 @@ _OPERATIONS = (
         access=Access.READ,
         service=lambda session, search: search_tickets(session, search=search),
         examples=(
-            {"status": ["open"], "limit": 20},
-            {"text": "refund", "status": ["open", "in_progress"], "priority": "high"},
+            {"status": "open", "limit": 20},
+            {"text": "refund", "status": "open, in_progress", "priority": "high"},
             {"assignee_id": 7, "created_after": "2026-01-01"},
             {"tag": "billing", "limit": 50},
         ),
@@ -167,7 +188,7 @@ _OPERATIONS = (
         title="Get a ticket",
         description=(
             "Read one ticket with its description, tags and all comments (oldest first, with authors).\n\n"
-            "`ticket` is the id (123) or the number ('TCK-000123')."
+            "`ticket` is the id ('123') or the number ('TCK-000123'), as text."
         ),
         inputs=TicketLookup,
         output=GetTicketResult,
@@ -195,7 +216,7 @@ _OPERATIONS = (
                 "description": "The export of last month's invoices stops after a minute.",
                 "creator": "1",
                 "priority": "high",
-                "tags": ["billing"],
+                "tags": "billing",
             },
         ),
         idempotent=False,
@@ -220,6 +241,8 @@ _OPERATIONS = (
         output=ExplainQueryResult,
         access=Access.EXPLAIN,
         runner=_explain_query,
+        # the tools it can explain, derived from the catalog rather than listed by hand
+        choices=lambda: {"tool": [op.name for op in explainable_operations()]},
         examples=(
             {"tool": "search_tickets", "arguments": {"status": "open", "limit": 20}},
             {
@@ -235,3 +258,19 @@ CATALOG: dict[str, Operation] = {operation.name: operation for operation in _OPE
 
 def explainable_operations() -> list[Operation]:
     return [operation for operation in CATALOG.values() if operation.explainable]
+
+
+def input_contract(operation: Operation) -> InputContract:
+    """The operation's published input schema (shaped from its model, with its choices as `enum`)
+    and the check the server makes against it; built once per operation."""
+    return _contract(operation.name, operation.inputs, operation.choices)
+
+
+@functools.cache
+def _contract(
+    name: str, inputs: type[ToolInput], choices: Callable[[], Mapping[str, list[str]]] | None
+) -> InputContract:
+    schema = input_schema(inputs)
+    for argument, values in (choices() if choices else {}).items():
+        schema["properties"][argument]["enum"] = values
+    return InputContract(schema)
