@@ -7,7 +7,7 @@ from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from support_db_mcp.errors import InvalidInputError, NotFoundError
+from support_db_mcp.errors import ConflictError, InvalidInputError, NotFoundError
 from support_db_mcp.models import TicketPriority, TicketStatus
 from support_db_mcp.schemas.fields import TicketRef
 from support_db_mcp.schemas.tickets import NewTicket
@@ -143,24 +143,29 @@ async def test_a_retried_create_with_the_same_request_id_returns_the_first_ticke
     again = await create_ticket(session, new=new)
     assert first.replayed is False and again.replayed is True
     assert again.ticket.model_dump() == first.ticket.model_dump()
-    # the users it names, the insert that stored nothing, the stored ticket's key, then what
-    # get_ticket reads
+    # the key's claim, what it stored, then the ticket as get_ticket reads it (without its history)
     read = await get_ticket(session, ref=TicketRef(id=first.ticket.id))
-    assert again.sql_statements == 3 + read.sql_statements
+    assert again.sql_statements == 2 + read.sql_statements - 1
     assert await row_counts(connection) == before
 
 
-async def test_a_request_id_used_by_another_creator_is_refused(
+async def test_a_request_id_reused_by_another_creator_is_refused_and_names_the_stored_ticket(
     session: AsyncSession, connection: AsyncConnection
 ) -> None:
     two = (
         await connection.execute(text("SELECT id FROM users WHERE role = 'customer' AND is_active LIMIT 2"))
     ).scalars()
     first, second = list(two)
-    await create_ticket(
+    stored = await create_ticket(
         session, new=NewTicket(title="a", description="d", creator=first, request_id="shared-key")
     )
-    with pytest.raises(InvalidInputError, match="request_id 'shared-key' was already used by another user"):
+    await session.commit()
+    before = await row_counts(connection)
+    with pytest.raises(ConflictError, match="request_id 'shared-key' was already used by create_ticket") as e:
         await create_ticket(
             session, new=NewTicket(title="b", description="d", creator=second, request_id="shared-key")
         )
+    assert f"for {stored.ticket.number} with other arguments" in str(e.value)
+    assert "use a new request_id" in str(e.value)
+    await session.rollback()
+    assert await row_counts(connection) == before

@@ -31,7 +31,7 @@ async def test_a_tag_search_costs_three_statements(session: AsyncSession) -> Non
     assert result.sql_statements == 3
 
 
-async def test_reading_a_ticket_with_fifty_comments_costs_three_statements(
+async def test_reading_a_ticket_with_fifty_comments_costs_four_statements(
     session: AsyncSession, connection: AsyncConnection
 ) -> None:
     ticket_id = await scalar(
@@ -40,11 +40,12 @@ async def test_reading_a_ticket_with_fifty_comments_costs_three_statements(
     result = await get_ticket(session, ref=TicketRef(id=ticket_id))
     assert len(result.ticket.comments) >= 50
     assert len({c.author.id for c in result.ticket.comments}) >= 2
-    assert result.sql_statements == 3
+    # the ticket, its tags, its comments, its history
+    assert result.sql_statements == 4
 
 
-@pytest.mark.parametrize(("tags", "expected"), [([], 2), (["a"], 3), ([f"t{i}" for i in range(10)], 3)])
-async def test_creating_a_ticket_costs_at_most_three_statements_whatever_its_tags(
+@pytest.mark.parametrize(("tags", "expected"), [([], 3), (["a"], 4), ([f"t{i}" for i in range(10)], 4)])
+async def test_creating_a_ticket_costs_at_most_four_statements_whatever_its_tags(
     session: AsyncSession, connection: AsyncConnection, tags: list[str], expected: int
 ) -> None:
     creator = await scalar(connection, "SELECT id FROM users WHERE role = 'customer' AND is_active LIMIT 1")
