@@ -10,17 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, String, bindparam, func, insert, literal, select
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from support_db_mcp.db.statements import count_statements
 from support_db_mcp.errors import InvalidInputError, NotFoundError
-from support_db_mcp.models import Tag, Ticket, ticket_tags
+from support_db_mcp.models import Ticket
 from support_db_mcp.schemas.fields import TicketRef
 from support_db_mcp.schemas.tickets import CreateTicketResult, NewTicket
-from support_db_mcp.services import history, idempotency, users
+from support_db_mcp.services import history, idempotency, tagging, users
 from support_db_mcp.services.actors import Actor, acting_person, email_of, on_behalf_allowed, resolve_me
 from support_db_mcp.services.ticket_read import read_ticket
 from support_db_mcp.services.ticket_rows import ticket_detail
@@ -86,7 +84,7 @@ async def create_ticket(
             }
             row = (await session.execute(insert(Ticket).values(**values).returning(*_RETURNED))).one()
             if new.tags:
-                await session.execute(_tag_ticket_statement(row.id, new.tags))
+                await session.execute(*tagging.link_tags(row.id, new.tags))
             await history.record(
                 session,
                 ticket_id=row.id,
@@ -114,26 +112,3 @@ _RETURNED = (
     Ticket.updated_at,
     Ticket.description,
 )
-
-
-def _tag_ticket_statement(ticket_id: int, names: list[str]) -> Any:
-    """One statement: create the missing tags and link all of them to the ticket.
-
-    ON CONFLICT DO UPDATE (not DO NOTHING) so RETURNING also yields tags that already exist, even
-    ones another transaction is inserting concurrently. The names travel as one array (unnest), so
-    SQLAlchemy compiles the statement once and caches it; a multi-row VALUES list cannot be cached
-    and was compiled anew on every call (the largest cost of create_ticket under load).
-    """
-    new_tags = pg_insert(Tag).from_select(
-        ["name"], select(func.unnest(bindparam("tag_names", names, type_=ARRAY(String))))
-    )
-    upserted = (
-        new_tags.on_conflict_do_update(index_elements=[Tag.name], set_={"name": new_tags.excluded.name})
-        .returning(Tag.id)
-        .cte("upserted_tags")
-    )
-    return (
-        insert(ticket_tags)
-        .from_select(["ticket_id", "tag_id"], select(literal(ticket_id, BigInteger), upserted.c.id))
-        .add_cte(upserted)
-    )
