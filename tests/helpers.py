@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from support_db_mcp.services.provisioning import drop_database, ensure_database
 
-COUNTED = ("users", "tickets", "comments", "tags", "ticket_tags")
+COUNTED = ("users", "tickets", "comments", "tags", "ticket_tags", "ticket_events", "write_requests")
 
 
 async def row_counts(connection: AsyncConnection) -> dict[str, int]:

@@ -8,11 +8,14 @@ writes name their users explicitly (creator, author, actor).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from support_db_mcp.errors import InvalidInputError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from support_db_mcp.errors import ConfigurationError, InvalidInputError
 from support_db_mcp.schemas.fields import ME
-from support_db_mcp.services.users import People, Person, UserKey
+from support_db_mcp.services.users import People, Person, UserKey, find_users
 
 
 @dataclass(frozen=True)
@@ -58,4 +61,19 @@ def on_behalf_allowed(acting: Person | None, person: Person, *, role: str) -> No
         raise InvalidInputError(
             f"{acting} is a {acting.role.value} and may act only in their own name; leave out {role}, "
             f"or act as an agent or admin to write for {person.email}"
+        )
+
+
+async def check_acting_users(session: AsyncSession, configured: Mapping[str, str]) -> None:
+    """At start: every e-mail the configuration acts for (with where it is set) is an active user."""
+    people = await find_users(session, list(configured))
+    missing = [
+        f"{email} ({source})"
+        for email, source in configured.items()
+        if (person := people.get(email)) is None or not person.is_active
+    ]
+    if missing:
+        raise ConfigurationError(
+            f"the server is configured to act for {', '.join(missing)}, but no active user has that "
+            "e-mail address; create the user, or fix the configuration"
         )

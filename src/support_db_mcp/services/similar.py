@@ -160,20 +160,24 @@ def queries(
     """`in_titles`: the key stems are a ticket's title, so a pair of them must be in the other
     ticket's title too (weight A): two tickets alike, not two descriptions that both say "the
     Enterprise plan"."""
+    # stems ANALYZE did not list are rarer than any it did
     rare = sorted(
         (term for term in terms if frequency.get(term, 0.0) <= RARE), key=lambda t: frequency.get(t, 0)
     )
     common_keys = [term for term in key_terms if term not in rare]
     weight = ":A" if in_titles else ""
+    if len(common_keys) < 2:  # a title of rare words (or of one word): pair its most repeated stems
+        common_keys, weight = [term for term in terms if term not in rare][:KEY_TERMS], ""
     pairs = [
         f"{_quoted(a)}{weight} & {_quoted(b)}{weight}" for a, b in itertools.combinations(common_keys, 2)
     ]
-    if not pairs:  # one key stem (or none) is all there is to go by
-        pairs = [_quoted(term) + weight for term in (common_keys or key_terms or terms)]
+    if not pairs:  # one stem (or none) is all there is to go by
+        pairs = [_quoted(term) + weight for term in (common_keys or terms)]
+    key_weight = ":A" if in_titles else ""
     return Queries(
         rare=" | ".join(_quoted(term) for term in rare[:RARE_STEMS]) or None,
         pairs=" | ".join(f"({pair})" for pair in pairs) or "''",  # '' matches nothing
-        key=" | ".join(_quoted(term) + weight for term in key_terms) or "''",
+        key=" | ".join(_quoted(term) + key_weight for term in key_terms) or "''",
         rank=" | ".join(_quoted(term) for term in terms) or "''",
     )
 
@@ -311,7 +315,8 @@ async def find_similar_tickets(session: AsyncSession, *, search: SimilarSearch) 
     note = None
     if not rows:
         note = (
-            "No ticket shares a word with it."
+            f"No ticket is close enough: none shares one of its rarer words, and none of the {WINDOW:,} "
+            "newest tickets shares two of its words."
             if terms
             else "It has no words full-text search compares (only stop words such as 'the' or 'and')."
         )
