@@ -97,6 +97,19 @@ async def test_explaining_get_ticket_covers_the_ticket_its_tags_its_comments_and
     assert answer.findings == []  # get_ticket is served by its indexes
 
 
+async def test_explaining_find_similar_tickets_shows_the_full_text_index_at_work(
+    explain_client: Client,
+) -> None:
+    async with explain_client:
+        result = await explain(
+            explain_client, tool="find_similar_tickets", arguments={"ticket": "TCK-000042"}
+        )
+    answer = ExplainQueryResult.model_validate(result.structured_content)
+    assert len(answer.plan) == 2  # the stems to compare, the ranking
+    assert "pk_tickets" in answer.plan_text  # the newest tickets, by primary key
+    assert "public.tickets" in {relation for p in answer.plan for relation in relations(p.plan)}
+
+
 def relations(node: Any) -> set[str]:
     found = {node.relation} if node.relation else set()
     for child in node.children:
