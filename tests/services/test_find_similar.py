@@ -12,7 +12,8 @@ from support_db_mcp.errors import NotFoundError
 from support_db_mcp.schemas.base import describe_validation_error
 from support_db_mcp.schemas.similar import SimilarSearch
 from support_db_mcp.schemas.tickets import NewTicket
-from support_db_mcp.services.similar import find_similar_tickets, queries
+from support_db_mcp.services.similar import find_similar_tickets
+from support_db_mcp.services.similar_terms import queries
 from support_db_mcp.services.ticket_create import create_ticket
 from tests.helpers import a_user, first_row, scalar
 

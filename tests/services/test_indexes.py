@@ -147,7 +147,8 @@ async def test_similar_tickets_come_from_the_full_text_index_and_the_newest_rows
     connection: AsyncConnection,
 ) -> None:
     from support_db_mcp.schemas.similar import SimilarSearch
-    from support_db_mcp.services.similar import queries, ranking_statement
+    from support_db_mcp.services.similar import ranking_statement
+    from support_db_mcp.services.similar_terms import queries
 
     await connection.execute(
         text("UPDATE tickets SET description = description || ' xylophone' WHERE id IN (5, 500, 5000)")

@@ -1,10 +1,7 @@
 """find_similar_tickets: the tickets closest to a ticket or a text, ranked, with why each matched.
 
 Two statements whatever the limit or the size of the desk:
-1. the word stems to compare: those of the ticket's stored search_vector (title words first, then the
-   most repeated), or of the text, at most MAX_TERMS; with them, how common each stem is among all
-   tickets, from PostgreSQL's own statistics of the column (pg_stats.most_common_elems, kept by
-   ANALYZE);
+1. the word stems to compare, with how common each is (services/similar_terms.py);
 2. the ranking. Which tickets are candidates works like "more like this" in search engines, with a
    bound on the work whatever the data:
    - a rare stem (in at most 0.2% of tickets) is enough on its own: those tickets are found through
@@ -21,9 +18,7 @@ Two statements whatever the limit or the size of the desk:
 from __future__ import annotations
 
 import functools
-import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -31,27 +26,21 @@ from sqlalchemy import (
     Integer,
     Select,
     Text,
-    any_,
     bindparam,
     cast,
-    column,
     func,
-    literal_column,
     null,
     or_,
     select,
-    table,
     union,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, REAL, TSQUERY
+from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from support_db_mcp.db.statements import count_statements
 from support_db_mcp.errors import NotFoundError
-from support_db_mcp.models import TEXT_SEARCH_CONFIG, Ticket
 from support_db_mcp.schemas.fields import TicketRef
 from support_db_mcp.schemas.similar import (
-    MAX_TERMS,
     SHOWN_TERMS,
     MatchReason,
     SimilarSearch,
@@ -59,6 +48,7 @@ from support_db_mcp.schemas.similar import (
     SimilarTicketsResult,
 )
 from support_db_mcp.services import installation, tagging
+from support_db_mcp.services.similar_terms import KEY_TERMS, SOURCE, TEXT_STEMS, Queries, frequencies, queries
 from support_db_mcp.services.ticket_rows import (
     comment_count,
     summary_columns,
@@ -68,118 +58,8 @@ from support_db_mcp.services.ticket_rows import (
 )
 
 t = tickets_table.c
-KEY_TERMS = 8  # stems that may match in pairs: the title's, or the text's most repeated
-RARE = 0.002  # a stem in at most this share of tickets matches on its own, through the index
-RARE_STEMS = 8  # the rarest stems that do
 RARE_CANDIDATES = 2_000  # the newest tickets sharing a rare stem that are ranked
 WINDOW = 2_000  # the newest tickets searched for common stems in pairs and alike titles
-
-
-def _stems(vector: Any, *, title_only: bool = False) -> Any:
-    """ARRAY(...) of a tsvector's lexemes: those in the title (weight A) first, then the most frequent."""
-    lexemes = func.unnest(vector).table_valued("lexeme", "positions", "weights").render_derived(name="u")
-    in_title = literal_column("'A'") == any_(lexemes.c.weights)
-    ordered = select(lexemes.c.lexeme)
-    if title_only:
-        ordered = ordered.where(in_title)
-    ordered = ordered.order_by(
-        in_title.desc(), func.cardinality(lexemes.c.positions).desc(), lexemes.c.lexeme
-    ).limit(KEY_TERMS if title_only else MAX_TERMS)
-    return func.array(ordered.scalar_subquery())
-
-
-_pg_stats = table(
-    "pg_stats",
-    column("schemaname"),
-    column("tablename"),
-    column("attname"),
-    column("most_common_elems"),
-    column("most_common_elem_freqs"),
-)
-
-
-def _statistic(name: str, type_: Any) -> Any:
-    """One column of the search_vector's statistics, gathered by ANALYZE (NULL before the first)."""
-    value = cast(cast(_pg_stats.c[name], Text), type_)  # anyarray in the view: through text
-    return (
-        select(value)
-        .where(
-            _pg_stats.c.schemaname == func.current_schema(),
-            _pg_stats.c.tablename == Ticket.__tablename__,
-            _pg_stats.c.attname == t.search_vector.name,
-        )
-        .scalar_subquery()
-        .label(name)
-    )
-
-
-_STATISTICS = (
-    _statistic("most_common_elems", ARRAY(Text)),
-    _statistic("most_common_elem_freqs", ARRAY(REAL)),
-)
-_SOURCE = {
-    by: select(
-        t.id,
-        t.title,
-        _stems(t.search_vector).label("terms"),
-        _stems(t.search_vector, title_only=True).label("key_terms"),
-        *_STATISTICS,
-    ).where(t[by] == bindparam("key"))
-    for by in ("id", "number")
-}
-_ENGLISH: ColumnElement[Any] = literal_column(f"'{TEXT_SEARCH_CONFIG}'::regconfig")
-_TEXT_STEMS = select(
-    _stems(func.to_tsvector(_ENGLISH, bindparam("text", type_=Text))).label("terms"), *_STATISTICS
-)
-
-
-def _quoted(lexeme: str) -> str:
-    """A lexeme as tsquery input takes it verbatim (no parsing, no stemming)."""
-    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
-
-
-def _frequencies(row: Mapping[Any, Any]) -> dict[str, float]:
-    elements, frequencies = row["most_common_elems"] or [], row["most_common_elem_freqs"] or []
-    return dict(zip(elements, frequencies, strict=False))  # the last three frequencies are summaries
-
-
-@dataclass(frozen=True)
-class Queries:
-    """The tsquery texts of one search: which tickets are candidates (rare stems, None for none;
-    pairs of key stems), and what ranks them (the key stems; all the stems)."""
-
-    rare: str | None
-    pairs: str
-    key: str
-    rank: str
-
-
-def queries(
-    terms: Sequence[str], key_terms: Sequence[str], frequency: Mapping[str, float], *, in_titles: bool
-) -> Queries:
-    """`in_titles`: the key stems are a ticket's title, so a pair of them must be in the other
-    ticket's title too (weight A): two tickets alike, not two descriptions that both say "the
-    Enterprise plan"."""
-    # stems ANALYZE did not list are rarer than any it did
-    rare = sorted(
-        (term for term in terms if frequency.get(term, 0.0) <= RARE), key=lambda t: frequency.get(t, 0)
-    )
-    common_keys = [term for term in key_terms if term not in rare]
-    weight = ":A" if in_titles else ""
-    if len(common_keys) < 2:  # a title of rare words (or of one word): pair its most repeated stems
-        common_keys, weight = [term for term in terms if term not in rare][:KEY_TERMS], ""
-    pairs = [
-        f"{_quoted(a)}{weight} & {_quoted(b)}{weight}" for a, b in itertools.combinations(common_keys, 2)
-    ]
-    if not pairs:  # one stem (or none) is all there is to go by
-        pairs = [_quoted(term) + weight for term in (common_keys or terms)]
-    key_weight = ":A" if in_titles else ""
-    return Queries(
-        rare=" | ".join(_quoted(term) for term in rare[:RARE_STEMS]) or None,
-        pairs=" | ".join(f"({pair})" for pair in pairs) or "''",  # '' matches nothing
-        key=" | ".join(_quoted(term) + key_weight for term in key_terms) or "''",
-        rank=" | ".join(_quoted(term) for term in terms) or "''",
-    )
 
 
 def _tsquery(name: str) -> Any:
@@ -296,18 +176,18 @@ async def find_similar_tickets(session: AsyncSession, *, search: SimilarSearch) 
         if search.ticket is not None:
             ref: TicketRef = search.ticket
             by, key = ("id", ref.id) if ref.id is not None else ("number", ref.number)
-            source = (await session.execute(_SOURCE[by], {"key": key})).mappings().one_or_none()
+            source = (await session.execute(SOURCE[by], {"key": key})).mappings().one_or_none()
             if source is None:
                 raise NotFoundError(f"no ticket with {ref}; search_tickets lists existing tickets")
             exclude_id, title, key_terms = source["id"], source["title"], list(source["key_terms"])
         else:
             assert search.text is not None
-            source = (await session.execute(_TEXT_STEMS, {"text": search.text})).mappings().one()
+            source = (await session.execute(TEXT_STEMS, {"text": search.text})).mappings().one()
             exclude_id, title, key_terms = None, search.text, list(source["terms"][:KEY_TERMS])
         terms = list(source["terms"])
         rows: list[Any] = []
         if terms or fuzzy_titles:
-            found = queries(terms, key_terms, _frequencies(source), in_titles=search.ticket is not None)
+            found = queries(terms, key_terms, frequencies(source), in_titles=search.ticket is not None)
             values = _ranking_values(
                 search, found, exclude_id=exclude_id, title=title if fuzzy_titles else None
             )
