@@ -1,7 +1,7 @@
 """A stand-in MCP server with no database: the protocol's own cost for the tools' real responses.
 
 `python -m bench.canned_server <payloads.json>` serves over stdio one tool per bench case, named
-`case_<key>`, whose output schema is the real tool's (SearchTicketsResult or GetTicketResult) and whose
+`case_<key>`, whose output schema is the real tool's (its catalog output model) and whose
 result is the response the real tool gave for that case, validated once at start. Timing a call to it
 with the same client gives what the SDK alone costs for that response (server dispatch, output
 validation and serialisation, the pipe, the client's parsing and schema check): the part of a tool
@@ -18,30 +18,18 @@ from typing import Any
 from mcp.server.mcpserver import MCPServer
 from pydantic import BaseModel
 
-from support_db_mcp.schemas.tickets import GetTicketResult, SearchTicketsResult
+from support_db_mcp.services.operations import CATALOG
 
-RESULT_MODELS: dict[str, type[BaseModel]] = {
-    "search_tickets": SearchTicketsResult,
-    "get_ticket": GetTicketResult,
-}
+RESULT_MODELS: dict[str, type[BaseModel]] = {name: operation.output for name, operation in CATALOG.items()}
 
 
 def _tool(result: BaseModel) -> Any:
-    if isinstance(result, SearchTicketsResult):
-
-        async def canned_search() -> SearchTicketsResult:
-            """A search_tickets response recorded from the real server."""
-            return result
-
-        return canned_search
-
-    assert isinstance(result, GetTicketResult)
-
-    async def canned_get() -> GetTicketResult:
-        """A get_ticket response recorded from the real server."""
+    async def canned() -> BaseModel:
+        """A response recorded from the real server."""
         return result
 
-    return canned_get
+    canned.__annotations__ = {"return": type(result)}  # the real tool's output schema
+    return canned
 
 
 def build(payloads: dict[str, dict[str, Any]]) -> MCPServer:

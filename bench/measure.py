@@ -89,7 +89,8 @@ class Case:
 
 
 def read_cases(inputs: CaseInputs, page: int) -> list[Case]:
-    """Cases 1 to 6 of the issue (case 5's cursor is filled in once the server can page)."""
+    """Cases 1 to 6 of the issue and find_similar_tickets (case 5's cursor is filled in once the
+    server can page)."""
     return [
         Case(
             "1_assignee_open",
@@ -132,6 +133,14 @@ def read_cases(inputs: CaseInputs, page: int) -> list[Case]:
             "get_ticket",
             {"ticket": str(inputs.long_ticket)},
             False,
+            False,
+        ),
+        Case(  # 7 is create_ticket, timed on its own
+            "8_similar_to_a_ticket",
+            "find_similar_tickets: the 5 closest to a ticket",
+            "find_similar_tickets",
+            {"ticket": inputs.long_ticket, "limit": 5},
+            True,
             False,
         ),
     ]

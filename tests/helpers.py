@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from support_db_mcp.services.provisioning import drop_database, ensure_database
 
-COUNTED = ("users", "tickets", "comments", "tags", "ticket_tags")
+COUNTED = ("users", "tickets", "comments", "tags", "ticket_tags", "ticket_events", "write_requests")
 
 
 async def row_counts(connection: AsyncConnection) -> dict[str, int]:
@@ -41,3 +41,22 @@ async def empty_database(server_url: URL, prefix: str) -> AsyncIterator[URL]:
         yield server_url.set(database=name)
     finally:
         await drop_database(server_url, name)
+
+
+async def a_user(connection: AsyncConnection, role: str, *, active: bool = True, nth: int = 0) -> Any:
+    """The nth user (by id) of a role, as a row with id, email, full_name."""
+    return await first_row(
+        connection,
+        "SELECT id, email, full_name FROM users WHERE role = :role AND is_active = :active "
+        "ORDER BY id OFFSET :nth LIMIT 1",
+        role=role,
+        active=active,
+        nth=nth,
+    )
+
+
+async def an_open_ticket(connection: AsyncConnection, *, nth: int = 0) -> Any:
+    """An open ticket with fewer than ten tags, as a row of the tickets table."""
+    return await first_row(
+        connection, "SELECT * FROM tickets WHERE status = 'open' ORDER BY id OFFSET :nth LIMIT 1", nth=nth
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -11,6 +12,8 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
+
+from support_db_mcp.errors import ConfigurationError
 
 APP_NAME = "support-db-mcp"
 ROOT_DATA_DIR = Path("/var/lib") / APP_NAME
@@ -52,6 +55,48 @@ def to_async_url(raw: str) -> URL:
 def safe_url(url: URL) -> str:
     """The URL as text with any password masked: the only form that may reach a log or a message."""
     return url.render_as_string(hide_password=True)
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MIN_TOKEN_LENGTH = 16
+
+
+def _email(value: str, where: str) -> str:
+    email = value.strip().lower()
+    if not _EMAIL.match(email) or len(email) > 320:
+        raise ValueError(f"{where}: {email!r} is not an e-mail address")
+    return email
+
+
+def parse_token_users(text: str, source: str) -> dict[str, str]:
+    """`token=email` pairs, separated by commas or new lines; a line starting with `#` is a comment.
+
+    The messages never repeat a token: they are secrets.
+    """
+    entries = [
+        entry.strip()
+        for line in text.splitlines()
+        if not line.strip().startswith("#")
+        for entry in line.split(",")
+        if entry.strip()
+    ]
+    pairs: dict[str, str] = {}
+    for number, entry in enumerate(entries, start=1):
+        token, separator, email = entry.partition("=")
+        where = f"{source}, entry {number}"
+        token = token.strip()
+        if not separator or not token or any(char.isspace() for char in token):
+            raise ValueError(f"{where} is not token=email")
+        if len(token) < MIN_TOKEN_LENGTH:
+            raise ValueError(
+                f"{where}: the token is shorter than {MIN_TOKEN_LENGTH} characters; make one with "
+                "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        user = _email(email, where)
+        if pairs.get(token, user) != user:
+            raise ValueError(f"{where}: the same token is mapped to two users")
+        pairs[token] = user
+    return pairs
 
 
 def default_data_dir() -> Path:
@@ -147,6 +192,30 @@ class Settings(BaseSettings):
         description="Origin header values the HTTP transport accepts besides loopback ones, comma "
         "separated, e.g. 'https://app.example.com' (SUPPORT_DB_ALLOWED_ORIGINS).",
     )
+    actor: str | None = Field(
+        default=None,
+        description="E-mail address of the user the server acts for (SUPPORT_DB_ACTOR): the default "
+        "creator and author of writes, and who they are recorded as. Over HTTP, a token of "
+        "SUPPORT_DB_HTTP_TOKENS acts for its own user instead.",
+    )
+    http_tokens: SecretStr | None = Field(
+        default=None,
+        description="Bearer tokens of the HTTP transport, each mapped to the user it acts for, as "
+        "token=email pairs separated by commas (SUPPORT_DB_HTTP_TOKENS).",
+    )
+    http_tokens_file: Path | None = Field(
+        default=None,
+        description="A file of token=email lines, one per agent, '#' comments (SUPPORT_DB_HTTP_TOKENS_FILE).",
+    )
+    read_only: bool = Field(
+        default=False,
+        description="Serve no write tool and have PostgreSQL refuse writes on the write sessions "
+        "(SUPPORT_DB_READ_ONLY=true).",
+    )
+    tools: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="The tools to list, comma separated (SUPPORT_DB_TOOLS); unset means all.",
+    )
 
     @field_validator(
         "database_url",
@@ -154,6 +223,9 @@ class Settings(BaseSettings):
         "explain_database_url",
         "read_replica_url",
         "cursor_secret",
+        "actor",
+        "http_tokens",
+        "http_tokens_file",
         mode="before",
     )
     @classmethod
@@ -162,7 +234,19 @@ class Settings(BaseSettings):
             return None
         return value
 
-    @field_validator("allowed_hosts", "allowed_origins", mode="before")
+    @field_validator("actor")
+    @classmethod
+    def _actor_is_an_email(cls, value: str | None) -> str | None:
+        return _email(value, "SUPPORT_DB_ACTOR") if value is not None else None
+
+    @field_validator("http_tokens")
+    @classmethod
+    def _token_pairs(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_token_users(value.get_secret_value(), "SUPPORT_DB_HTTP_TOKENS")
+        return value
+
+    @field_validator("allowed_hosts", "allowed_origins", "tools", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
@@ -205,3 +289,31 @@ class Settings(BaseSettings):
     @property
     def embedded_data_dir(self) -> Path:
         return (self.data_dir or default_data_dir()).expanduser().resolve()
+
+    def bearer_tokens(self) -> dict[str, str | None]:
+        """Every accepted HTTP bearer token and the e-mail of the user it acts for (None: the
+        server's own acting user, for SUPPORT_DB_HTTP_TOKEN). Reads SUPPORT_DB_HTTP_TOKENS_FILE."""
+        tokens: dict[str, str | None] = {}
+        if self.http_token is not None:
+            tokens[self.http_token.get_secret_value().strip()] = None
+        try:
+            if self.http_tokens is not None:
+                tokens |= parse_token_users(self.http_tokens.get_secret_value(), "SUPPORT_DB_HTTP_TOKENS")
+            if self.http_tokens_file is not None:
+                source = f"SUPPORT_DB_HTTP_TOKENS_FILE {self.http_tokens_file}"
+                try:
+                    text = self.http_tokens_file.expanduser().read_text()
+                except OSError as error:
+                    raise ValueError(f"{source} cannot be read: {error.strerror}") from None
+                tokens |= parse_token_users(text, source)
+        except ValueError as error:
+            raise ConfigurationError(str(error)) from None
+        return tokens
+
+    def acting_users(self) -> dict[str, str]:
+        """Every e-mail address the configuration acts for, with where it is configured."""
+        users = {email: "SUPPORT_DB_ACTOR" for email in [self.actor] if email is not None}
+        for email in self.bearer_tokens().values():
+            if email is not None:
+                users.setdefault(email, "an HTTP bearer token")
+        return users

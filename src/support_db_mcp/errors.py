@@ -46,6 +46,10 @@ class QueryTimeoutError(SupportDBError):
     """A statement ran past the configured statement timeout."""
 
 
+class ConfigurationError(SupportDBError):
+    """The server was configured in a way it cannot start with (an unknown tool, an unknown user)."""
+
+
 class EmbeddedDatabaseError(SupportDBError):
     """The embedded PostgreSQL could not be started or prepared."""
 

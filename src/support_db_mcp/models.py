@@ -152,8 +152,6 @@ class Ticket(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
-    # Idempotency key of create_ticket: a retried create with the same key finds this ticket.
-    request_id: Mapped[str | None] = mapped_column(String(100), unique=True)
     search_vector: Mapped[str] = mapped_column(
         TSVECTOR, Computed(SEARCH_VECTOR_SQL, persisted=True), deferred=True
     )
@@ -206,3 +204,47 @@ class Comment(Base):
         # foreign key to tickets.
         Index("ix_comments_ticket_id_created_at", "ticket_id", "created_at", "id"),
     )
+
+
+class TicketEvent(Base):
+    """One change made through the tools (create_ticket, update_ticket, add_comment): the history
+    get_ticket shows. Values are stored as text as the tools showed them (a status name, an
+    assignee's e-mail, a tag, a comment's id)."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    actor_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    tool: Mapped[str] = mapped_column(String(50))
+    field: Mapped[str] = mapped_column(String(50))
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+    # The idempotency key of the call that made the change, so a replay can show its changes.
+    request_id: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        # get_ticket's history (the latest events of one ticket) and the foreign key to tickets.
+        Index("ix_ticket_events_ticket_id_id", "ticket_id", "id"),
+    )
+
+
+class WriteRequest(Base):
+    """The idempotency key of one write call (create_ticket, update_ticket, add_comment).
+
+    The fingerprint is a hash of the call's arguments and acting user: a retry with the same key
+    and the same arguments gets what the first call stored; the same key with other arguments is
+    refused. The ticket and comment are what the call wrote, so that a replay can return them.
+    """
+
+    __tablename__ = "write_requests"
+
+    request_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    tool: Mapped[str] = mapped_column(String(50))
+    # NULL for keys stored before fingerprints existed (migration 0005): those replay unchecked.
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+    # The foreign keys (a deleted ticket or comment takes its keys with it) are served by these.
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -25,6 +25,7 @@ READ_CASES = {
     "4_tag",
     "5_page_20",
     "6_get_ticket_50_comments",
+    "8_similar_to_a_ticket",
 }
 
 
@@ -57,7 +58,7 @@ async def test_the_benchmark_runs_end_to_end_at_a_tiny_size_and_reports_every_ca
         assert set(cases) == READ_CASES
         for key, case in cases.items():
             assert case["stdio"]["calls"] == 3 and case["stdio"]["p50_ms"] > 0, key
-            assert 1 <= case["statements_per_call"] <= 3, key
+            assert 1 <= case["statements_per_call"] <= 4, key  # get_ticket: 4 with its history
             assert case["response_bytes"] > 0, key
             if key != "6_get_ticket_50_comments":
                 assert case["floor"]["p50_ms"] > 0 and case["floor_statements"] >= 1, key

@@ -67,6 +67,7 @@ async def test_with_pg_trgm_the_migration_adds_the_index_and_search_forgives_typ
         explained = await client.call_tool(
             "explain_query", {"tool": "search_tickets", "arguments": {"text": "passwrd"}, "analyze": False}
         )
+        alike = await client.call_tool("find_similar_tickets", {"text": "Pasword reset emial nevr arives"})
     assert explained.structured_content is not None, explained.content
     assert "<%" in explained.structured_content["plan_text"]  # explain_query saw the SQL the tool sends
     assert typo.structured_content is not None and exact.structured_content is not None
@@ -74,6 +75,11 @@ async def test_with_pg_trgm_the_migration_adds_the_index_and_search_forgives_typ
     assert titles and all("password" in title.lower() for title in titles)
     assert typo.structured_content["sql_statements"] == 2
     assert len(exact.structured_content["tickets"]) >= len(titles)
+    # find_similar_tickets adds the titles' trigram similarity: misspelt words still find the title
+    assert alike.structured_content is not None, alike.content
+    best = alike.structured_content["tickets"][0]
+    assert best["title"] == "Password reset email never arrives"
+    assert best["why"]["title_similarity"] > 0.3 and best["score"] > best["why"]["title_similarity"]
 
 
 async def test_without_pg_trgm_a_typo_finds_nothing_and_no_trigram_index_exists(

@@ -1,8 +1,10 @@
 """Every client configuration in the README starts the server as written and lists its tools.
 
 For each JSON block the test makes the substitutions a client makes (`${workspaceFolder}`, the
-`${input:...}` prompts) and the one a reader makes (`/ABSOLUTE/PATH/TO/support-db-mcp` becomes
-this clone), then runs exactly the block's command and arguments with the block's environment.
+`${input:...}` prompts) and the ones a reader makes (`/ABSOLUTE/PATH/TO/support-db-mcp` becomes
+this clone, `SUPPORT_DB_ACTOR` their own address: an agent of the test database), then runs exactly
+the block's command and arguments with the block's environment, and expects the tools that
+environment selects (SUPPORT_DB_READ_ONLY, SUPPORT_DB_TOOLS).
 Where the block names a database, `DATABASE_URL` is the run's test database; where it does not,
 the server runs as a new user would get it: an embedded PostgreSQL, here in a temporary
 `SUPPORT_DB_DATA_DIR`, which is always set so that no real data folder is touched.
@@ -27,12 +29,29 @@ from mcp.client.streamable_http import streamable_http_client
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from support_db_mcp.config import Settings
+from support_db_mcp.services.operations import selected
+from tests.helpers import a_user
 from tests.processes import cli_env, http_server, url_text
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
 CLONE_PLACEHOLDER = "/ABSOLUTE/PATH/TO/support-db-mcp"
 TOOLS = {"search_tickets", "get_ticket", "create_ticket"}
+
+
+def expected_tools(env: dict[str, str]) -> set[str]:
+    """The tools a server started with `env` lists, from the catalog (as the server derives them)."""
+    settings = Settings.model_validate(
+        {
+            key.removeprefix("SUPPORT_DB_").lower(): value
+            for key, value in env.items()
+            if key.startswith("SUPPORT_DB_")
+        }
+    )
+    return {operation.name for operation in selected(settings.tools, read_only=settings.read_only)}
+
+
 TOKEN = secrets.token_urlsafe(24)
 
 
@@ -110,6 +129,10 @@ async def test_a_stdio_configuration_starts_the_server_and_lists_the_tools(
         env = {key: substitute(value, answers) for key, value in entry.get("env", {}).items()}
         if "DATABASE_URL" in env:
             env["DATABASE_URL"] = database
+        if "SUPPORT_DB_ACTOR" in env:
+            assert "DATABASE_URL" in env, "an acting user needs a database where the reader is a user"
+            async with engine.connect() as connection:
+                env["SUPPORT_DB_ACTOR"] = (await a_user(connection, "agent"))["email"]
         env["SUPPORT_DB_DATA_DIR"] = str(tmp_path / "data")
         params = StdioServerParameters(
             command=substitute(entry["command"], answers),
@@ -126,7 +149,7 @@ async def test_a_stdio_configuration_starts_the_server_and_lists_the_tools(
             print(f"the server's stderr:\n{log.read_text()}")
             raise
 
-        assert tools >= TOOLS, log.read_text()
+        assert tools == expected_tools(env) and tools & TOOLS, log.read_text()
         assert page.is_error is False, page.content
         if "DATABASE_URL" not in env:
             assert (tmp_path / "data" / "pgdata" / "PG_VERSION").exists()  # it made its own database

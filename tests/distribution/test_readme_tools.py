@@ -67,3 +67,14 @@ async def test_the_server_publishes_the_annotations_the_catalog_declares(client:
             operation.idempotent,
         ), name
         assert listed[name].title == operation.title and listed[name].description == operation.description
+
+
+def _rows(heading: str, first_column: str) -> dict[str, str]:
+    """Rows of the first table under `heading` whose header starts with `first_column`, by tool."""
+    section = (Path(__file__).resolve().parents[2] / "README.md").read_text().split(f"\n{heading}\n", 1)[1]
+    table = section.split(f"| {first_column} |", 1)[1].split("\n\n", 1)[0]
+    return dict(re.findall(r"^\| `(\w+)` \| (.*) \|$", table, flags=re.MULTILINE))
+
+
+def test_the_statement_counts_table_has_every_tool_but_explain_query() -> None:
+    assert set(_rows("## Tools", "tool | statements")) == set(CATALOG) - {"explain_query"}

@@ -78,13 +78,13 @@ async def test_explaining_search_tickets_explains_exactly_the_statements_it_runs
     assert answer.sql_statements > len(ran.statements)  # its own catalog reads and EXPLAINs too
 
 
-async def test_explaining_get_ticket_covers_the_ticket_its_tags_and_its_comments(
+async def test_explaining_get_ticket_covers_the_ticket_its_tags_its_comments_and_its_history(
     explain_client: Client,
 ) -> None:
     async with explain_client:
         result = await explain(explain_client, tool="get_ticket", arguments={"ticket": "TCK-000042"})
     answer = ExplainQueryResult.model_validate(result.structured_content)
-    assert len(answer.plan) == 3
+    assert len(answer.plan) == 4
     assert answer.plan[0].parameters == ["TCK-000042"]
     scanned = {relation for p in answer.plan for relation in relations(p.plan)}
     assert scanned >= {
@@ -93,8 +93,22 @@ async def test_explaining_get_ticket_covers_the_ticket_its_tags_and_its_comments
         "public.tags",
         "public.comments",
         "public.users",
+        "public.ticket_events",
     }
     assert answer.findings == []  # get_ticket is served by its indexes
+
+
+async def test_explaining_find_similar_tickets_shows_the_full_text_index_at_work(
+    explain_client: Client,
+) -> None:
+    async with explain_client:
+        result = await explain(
+            explain_client, tool="find_similar_tickets", arguments={"ticket": "TCK-000042"}
+        )
+    answer = ExplainQueryResult.model_validate(result.structured_content)
+    assert len(answer.plan) == 2  # the stems to compare, the ranking
+    assert "pk_tickets" in answer.plan_text  # the newest tickets, by primary key
+    assert "public.tickets" in {relation for p in answer.plan for relation in relations(p.plan)}
 
 
 def relations(node: Any) -> set[str]:

@@ -207,11 +207,11 @@ async def test_optimize_performance_for_a_tool_plans_each_statement_it_sends(
     facts = await prompt_facts.optimize_performance_facts(
         session, target="get_ticket", explainer=explainer, question=None
     )
-    assert facts.tool is not None and len(facts.tool.statements) == len(facts.plans) == 3
+    assert facts.tool is not None and len(facts.tool.statements) == len(facts.plans) == 4
     assert all(plan.steps for plan in facts.plans)
     assert all(plan.parameters for plan in facts.plans)  # planned with the values the tool bound
     rendered = library().render_prompt("optimize_performance", facts)
-    assert "They named our tool `get_ticket`" in rendered and "### Statement 3" in rendered
+    assert "They named our tool `get_ticket`" in rendered and "### Statement 4" in rendered
 
 
 async def test_a_sequential_scan_and_a_sort_are_pointed_out(

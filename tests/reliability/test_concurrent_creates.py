@@ -74,6 +74,14 @@ async def test_two_hundred_concurrent_creates_store_two_hundred_distinct_tickets
             connection, "SELECT count(DISTINCT number) FROM tickets WHERE description = 'concurrent'"
         )
         assert stored == CALLS
-        assert await scalar(connection, "SELECT count(*) FROM tickets WHERE request_id = 'retry-once'") == 1
+        assert await scalar(connection, "SELECT count(*) FROM tickets WHERE title = 'retried'") == 1
+        assert (
+            await scalar(
+                connection,
+                "SELECT t.number FROM write_requests w JOIN tickets t ON t.id = w.ticket_id "
+                "WHERE w.request_id = 'retry-once'",
+            )
+            == replays[0][0]
+        )
     await engine.dispose()
     print(f"\n{CALLS} concurrent creates over HTTP in {elapsed:.2f}s ({CALLS / elapsed:.0f} tickets/s)")

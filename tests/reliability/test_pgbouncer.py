@@ -128,3 +128,31 @@ async def test_every_tool_works_through_pgbouncer_in_transaction_mode(
         assert sorted(t["number"] for t in found.structured_content["tickets"]) == sorted(numbers)
         read = await client.call_tool("get_ticket", {"ticket": numbers[0]})
         assert read.is_error is False
+
+        # the other write and read tools, and an idempotent replay, through the same pool
+        async def work(number: str) -> None:
+            for tool, arguments in (
+                (
+                    "update_ticket",
+                    {"ticket": number, "status": "in_progress", "actor": 2, "request_id": number},
+                ),
+                (
+                    "update_ticket",
+                    {"ticket": number, "status": "in_progress", "actor": 2, "request_id": number},
+                ),
+                ("add_comment", {"ticket": number, "body": "through pgbouncer", "author": 2}),
+                ("find_similar_tickets", {"ticket": number, "limit": 3}),
+            ):
+                result = await client.call_tool(tool, arguments)
+                assert result.is_error is False, (tool, result.content)
+
+        async with anyio.create_task_group() as group:
+            for number in numbers[:10]:
+                group.start_soon(work, number)
+        read = await client.call_tool("get_ticket", {"ticket": numbers[0]})
+        assert read.structured_content is not None
+        assert [e["tool"] for e in read.structured_content["history"]] == [
+            "create_ticket",
+            "update_ticket",
+            "add_comment",
+        ]

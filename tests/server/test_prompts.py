@@ -183,8 +183,14 @@ async def test_entity_and_table_names_complete_from_the_live_schema(
         everything = await client.complete(
             PromptReference(type="ref/prompt", name="define_model"), {"name": "entity", "value": ""}
         )
-    assert sorted(entity.completion.values) == ["ticket_tags", "tickets", "tiers_demo"]
-    assert sorted(table.completion.values) == ["tags", "ticket_tags", "tickets", "tiers_demo"]
+    assert sorted(entity.completion.values) == ["ticket_events", "ticket_tags", "tickets", "tiers_demo"]
+    assert sorted(table.completion.values) == [
+        "tags",
+        "ticket_events",
+        "ticket_tags",
+        "tickets",
+        "tiers_demo",
+    ]
     live = await scalar(
         connection,
         "SELECT count(*) FROM pg_tables "

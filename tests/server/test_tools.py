@@ -11,7 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tests.helpers import first_row, row_counts, scalar
 
-TICKET_TOOLS = {"search_tickets", "get_ticket", "create_ticket"}
+TICKET_TOOLS = {
+    "search_tickets",
+    "get_ticket",
+    "find_similar_tickets",
+    "create_ticket",
+    "update_ticket",
+    "add_comment",
+}
 
 
 def _error_text(result: Any) -> str:
@@ -28,21 +35,29 @@ async def test_the_ticket_tools_are_listed_with_titles_schemas_and_honest_annota
             assert tool.title and tool.description
             assert tool.output_schema is not None and "sql_statements" in tool.output_schema["properties"]
             assert tool.annotations is not None and tool.annotations.open_world_hint is False
-        for name in ("search_tickets", "get_ticket"):
+        for name in ("search_tickets", "get_ticket", "find_similar_tickets"):
             annotations = tools[name].annotations
             assert annotations is not None
             assert annotations.read_only_hint is True and annotations.idempotent_hint is True
-        create = tools["create_ticket"].annotations
-        assert create is not None
-        assert (create.read_only_hint, create.destructive_hint, create.idempotent_hint) == (
-            False,
-            False,
-            False,
-        )
+        writes = {name: tools[name].annotations for name in ("create_ticket", "update_ticket", "add_comment")}
+        # (read-only, destructive, idempotent): update overwrites values; none is idempotent without
+        # a request_id
+        assert {
+            name: (a.read_only_hint, a.destructive_hint, a.idempotent_hint)
+            for name, a in writes.items()
+            if a is not None
+        } == {
+            "create_ticket": (False, False, False),
+            "update_ticket": (False, True, False),
+            "add_comment": (False, False, False),
+        }
+        for name in TICKET_TOOLS:  # what customers wrote is fenced, and the model is told so
+            assert "<untrusted-data-NONCE>" in (tools[name].description or "")
         search_schema = tools["search_tickets"].input_schema["properties"]
         assert search_schema["limit"]["minimum"] == 1 and search_schema["limit"]["maximum"] == 100
         assert all(search_schema[name]["description"] for name in search_schema)
-        assert set(tools["create_ticket"].input_schema["required"]) == {"title", "description", "creator"}
+        # the creator defaults to the acting user, so only what the ticket says is required
+        assert set(tools["create_ticket"].input_schema["required"]) == {"title", "description"}
 
 
 async def test_search_tickets_returns_structured_summaries_that_match_the_database(
@@ -110,7 +125,9 @@ async def test_get_ticket_by_number_returns_the_whole_ticket_with_comments(
         ).scalars()
         assert [c["body"] for c in ticket["comments"]] == list(bodies)
         assert set(ticket["comments"][0]["author"]) == {"id", "full_name", "email"}
-        assert result.structured_content["sql_statements"] == 3
+        assert (
+            result.structured_content["sql_statements"] == 4
+        )  # the ticket, its tags, its comments, its history
 
 
 async def test_a_created_ticket_can_be_read_back_by_its_number(

@@ -141,3 +141,30 @@ async def test_removing_a_user_checks_their_comments_through_the_author_index(
     author = await scalar(connection, "SELECT author_id FROM comments GROUP BY 1 ORDER BY count(*) LIMIT 1")
     nodes = await plan_of(connection, f"SELECT count(*) FROM comments WHERE author_id = {int(author)}")
     assert [n.get("Index Name") for n in nodes if "Index" in n["Node Type"]] == ["ix_comments_author_id"]
+
+
+async def test_similar_tickets_come_from_the_full_text_index_and_the_newest_rows_by_primary_key(
+    connection: AsyncConnection,
+) -> None:
+    from support_db_mcp.schemas.similar import SimilarSearch
+    from support_db_mcp.services.similar import ranking_statement
+    from support_db_mcp.services.similar_terms import queries
+
+    await connection.execute(
+        text("UPDATE tickets SET description = description || ' xylophone' WHERE id IN (5, 500, 5000)")
+    )
+    found = queries(
+        ["xylophon", "refund", "order"], ["refund", "order"], {"refund": 0.1, "order": 0.2}, in_titles=True
+    )
+    statement = ranking_statement(SimilarSearch(ticket=5, limit=5), found, exclude_id=5)
+    compiled = statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+    # straight to the driver: the tsquery texts hold ':A', which text() would take for bind names
+    document = (await connection.exec_driver_sql(f"EXPLAIN (ANALYZE, FORMAT JSON) {compiled}")).scalar_one()
+    nodes = list(_nodes(document[0]["Plan"]))
+    scans = [(n["Node Type"], n.get("Index Name")) for n in nodes if n.get("Relation Name") == "tickets"]
+    # the rare stem through the GIN index, the window of the newest tickets through the primary key
+    assert ("Bitmap Index Scan", "ix_tickets_search_vector") in [
+        (n["Node Type"], n.get("Index Name")) for n in nodes
+    ]
+    assert ("Index Scan", "pk_tickets") in scans
+    assert not any(node == "Seq Scan" for node, _ in scans)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from uuid import uuid4
 
@@ -99,6 +99,20 @@ class Database:
             join_transaction_mode="create_savepoint",
         )
         return cls(reader=factory, writer=factory)
+
+    def refusing_writes(self) -> Database:
+        """The same database with its write sessions in READ ONLY transactions too, so PostgreSQL
+        itself refuses any write (read-only mode). Sessions bound to an outer transaction (tests)
+        cannot change its mode and are returned as they are."""
+        if self.engine is None:
+            return self
+        read_only = self.engine.execution_options(postgresql_readonly=True)
+        writer = async_sessionmaker(read_only, expire_on_commit=False, autoflush=False, **self._info())
+        return replace(self, writer=writer)
+
+    def _info(self) -> dict[str, Any]:
+        info = self.writer.kw.get("info")
+        return {"info": dict(info)} if info else {}
 
     @property
     def session_info(self) -> dict[str, Any]:

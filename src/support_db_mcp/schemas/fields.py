@@ -215,6 +215,39 @@ UserId = Annotated[
     int, BeforeValidator(_positive_id), WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_ID})
 ]
 
+# The acting user (SUPPORT_DB_ACTOR, or the user of the HTTP token) where a user id is asked for.
+ME = "me"
+_UNASSIGNED = ("none", "null")
+ASSIGNEE_PATTERN = padded(f"{ID_DIGITS}|[Mm][Ee]|[Nn][Oo][Nn][Ee]|[Nn][Uu][Ll][Ll]")
+
+
+def _assignee(value: Any, info: ValidationInfo) -> int | str | None:
+    """A user id, "me" (the acting user), or nobody: null, or "none" from clients that cannot send null."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text == ME:
+            return ME
+        if text in _UNASSIGNED:
+            return None
+        if not (text.isascii() and text.isdigit()):
+            raise ValueError(
+                f"{info.field_name} must be a user id like 7, 'me' (the acting user) or 'none', "
+                f"got {shown(value)}"
+            )
+        value = int(text)
+    return int(_positive_id(value, info))
+
+
+# An agent or admin by id, "me", or none; published as text (a form shows one plain field), an
+# integer id and null are accepted too.
+AssigneeKey = Annotated[
+    int | str | None,
+    BeforeValidator(_assignee),
+    WithJsonSchema({"type": "string", "pattern": ASSIGNEE_PATTERN}),
+]
+
 
 class TicketRef(BaseModel):
     """A ticket named by its id or its number, resolved from what the caller typed."""

@@ -11,6 +11,7 @@ from support_db_mcp.models import TicketPriority, TicketStatus
 from support_db_mcp.schemas.base import CUSTOMER_TEXT, ToolInput
 from support_db_mcp.schemas.fields import (
     TIMESTAMP_HELP,
+    AssigneeKey,
     CleanText,
     IdempotencyKey,
     Priority,
@@ -141,10 +142,12 @@ RequestId = Annotated[
     IdempotencyKey | None,
     Field(
         examples=["3f2c9a1e-7b4d-4e8a-9c1f-2d6b8e0a5c37"],
-        description="Idempotency key (e.g. a UUID): a retried call with the same request_id returns "
-        "what the first call stored instead of storing it twice.",
+        description="Idempotency key (e.g. a UUID), to retry safely: a call repeated with the same "
+        "request_id and the same arguments returns what the first call stored (replayed: true) "
+        "instead of writing twice; the same request_id with other arguments is refused.",
     ),
 ]
+PersonName = Annotated[CleanText, sized("creator_name", 1, 200)]
 
 
 class NewTicket(ToolInput):
@@ -153,17 +156,33 @@ class NewTicket(ToolInput):
     title: Title
     description: Description
     creator: Annotated[
-        UserKey,
+        UserKey | None,
         Field(
-            description="Who reports the ticket: a user id (e.g. 42) or e-mail address.",
+            description="Who reports the ticket: a user id (e.g. 42) or e-mail address. Defaults to the "
+            "acting user (SUPPORT_DB_ACTOR, or the user of the HTTP token); required when there is none. "
+            "An e-mail address nobody has yet, with creator_name, creates that customer.",
             examples=["ana@example.com"],
         ),
-    ]
+    ] = None
+    creator_name: Annotated[
+        PersonName | None,
+        Field(
+            description="Full name of a new customer, 1 to 200 characters: with a creator e-mail address "
+            "that has no user yet, that user is created as a customer in the same transaction. Ignored "
+            "when the creator exists.",
+            json_schema_extra={"minLength": 1, "maxLength": 200},
+            examples=["Ana Silva"],
+        ),
+    ] = None
     priority: Annotated[Priority, Field(description="low, normal (default), high or urgent.")] = (
         TicketPriority.NORMAL
     )
     assignee_id: Annotated[
-        UserId | None, Field(description="Agent or admin to assign the ticket to (user id).", examples=[7])
+        AssigneeKey,
+        Field(
+            description="Agent or admin to assign the ticket to: a user id, or 'me' for the acting user.",
+            examples=["7", "me"],
+        ),
     ] = None
     tags: Annotated[
         Tags,
@@ -225,8 +244,39 @@ class SearchTicketsResult(BaseModel):
     sql_statements: SqlStatements
 
 
+class FieldChange(BaseModel):
+    """One field of a ticket changed by a tool, with its value before and after (as text)."""
+
+    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True, serialize_by_alias=True)
+
+    field: str = Field(description="status, priority, assignee, title, tag, comment or ticket (created).")
+    # Values may be titles or tags, which customers write.
+    from_: Annotated[str | None, CUSTOMER_TEXT] = Field(alias="from", description="Before; null if none.")
+    to: Annotated[str | None, CUSTOMER_TEXT] = Field(description="After; null if none (a removed tag).")
+
+
+class _Made(BaseModel):
+    at: datetime
+    actor: UserSummary = Field(description="Who made the change.")
+    tool: str = Field(description="The tool that made it: create_ticket, update_ticket or add_comment.")
+
+
+class TicketEvent(FieldChange, _Made):
+    """One entry of a ticket's history: a change made through the tools (when, who, which tool, what)."""
+
+
+HISTORY_LIMIT = 50
+
+
 class GetTicketResult(BaseModel):
     ticket: TicketDetail
+    history: list[TicketEvent] = Field(
+        default_factory=list,
+        description=f"The latest {HISTORY_LIMIT} changes made through the tools, newest last.",
+    )
+    history_truncated: bool = Field(
+        default=False, description=f"True when the ticket has older changes than the {HISTORY_LIMIT} shown."
+    )
     sql_statements: SqlStatements
 
 
@@ -235,5 +285,8 @@ class CreateTicketResult(BaseModel):
     replayed: bool = Field(
         default=False,
         description="True when request_id matched an earlier create: this is the ticket it stored.",
+    )
+    new_customer: bool = Field(
+        default=False, description="True when the creator was created by this call, as a customer."
     )
     sql_statements: SqlStatements

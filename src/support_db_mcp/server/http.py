@@ -1,8 +1,10 @@
 """The streamable HTTP transport: the SDK's ASGI app behind a bearer-token check, served by uvicorn.
 
 Security, in the order a request meets it:
-1. the token (when SUPPORT_DB_HTTP_TOKEN is set): every HTTP request must carry
-   `Authorization: Bearer <token>`, compared in constant time; otherwise 401;
+1. the token (when SUPPORT_DB_HTTP_TOKEN, SUPPORT_DB_HTTP_TOKENS or SUPPORT_DB_HTTP_TOKENS_FILE is
+   set): every HTTP request must carry `Authorization: Bearer <token>` with one of the tokens,
+   compared in constant time; otherwise 401. A token of SUPPORT_DB_HTTP_TOKENS acts for its own user:
+   several agents share one server, and each one's writes are recorded as theirs;
 2. DNS-rebinding protection, done by the SDK on the MCP endpoint: the Host header must be a loopback
    name or one of SUPPORT_DB_ALLOWED_HOSTS (421 otherwise) and an Origin header, when present, a
    loopback origin or one of SUPPORT_DB_ALLOWED_ORIGINS (403 otherwise).
@@ -15,6 +17,7 @@ from __future__ import annotations
 import hmac
 import logging
 import sys
+from collections.abc import Mapping
 from typing import Final
 
 import uvicorn
@@ -26,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from support_db_mcp.config import Settings
 from support_db_mcp.errors import SupportDBError
+from support_db_mcp.server.identity import SCOPE_KEY
 
 log = logging.getLogger(__name__)
 
@@ -64,21 +68,33 @@ def transport_security(settings: Settings, host: str) -> TransportSecuritySettin
 
 
 class BearerTokenMiddleware:
-    """Refuse every request (HTTP or WebSocket) that does not carry the configured bearer token."""
+    """Refuse every request (HTTP or WebSocket) that does not carry one of the configured bearer
+    tokens; pass on the user a token acts for in the request's scope (server/identity.py)."""
 
-    def __init__(self, app: ASGIApp, token: str) -> None:
+    def __init__(self, app: ASGIApp, tokens: Mapping[str, str | None]) -> None:
         self.app = app
-        self._expected = token.encode()
+        self._tokens = [(token.encode(), user) for token, user in tokens.items()]
 
-    def _authorized(self, scope: Scope) -> bool:
+    def _match(self, scope: Scope) -> tuple[bool, str | None]:
         scheme, _, presented = Headers(scope=scope).get("authorization", "").partition(" ")
         if scheme.lower() != "bearer":
-            return False
-        # Constant time, so the response time says nothing about how much of a guess was right.
-        return hmac.compare_digest(presented.strip().encode(), self._expected)
+            return False, None
+        given = presented.strip().encode()
+        found, user = False, None
+        # Constant time, and every token compared: the response time says nothing about how much of
+        # a guess was right, nor about which token it came close to.
+        for token, acting in self._tokens:
+            if hmac.compare_digest(given, token):
+                found, user = True, acting
+        return found, user
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan" or self._authorized(scope):
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, send)
+            return
+        authorized, user = self._match(scope)
+        if authorized:
+            scope = {**scope, SCOPE_KEY: user}  # set by us on every request: never the client's
             await self.app(scope, receive, send)
             return
         if scope["type"] == "websocket":  # none are served; refuse before anything else looks
@@ -88,7 +104,8 @@ class BearerTokenMiddleware:
             {
                 "error": "unauthorized",
                 "message": "this server requires a bearer token: send the header "
-                "'Authorization: Bearer <token>' with the value of SUPPORT_DB_HTTP_TOKEN",
+                "'Authorization: Bearer <token>' with the value of SUPPORT_DB_HTTP_TOKEN, or with one of "
+                "the tokens of SUPPORT_DB_HTTP_TOKENS",
             },
             status_code=401,
             headers={"WWW-Authenticate": 'Bearer realm="support-db-mcp"'},
@@ -108,8 +125,9 @@ def create_http_app(server: MCPServer, settings: Settings, *, host: str = "127.0
         transport_security=transport_security(settings, host),
         host=host,
     )
-    if settings.http_token is not None:
-        app = BearerTokenMiddleware(app, settings.http_token.get_secret_value())
+    tokens = settings.bearer_tokens()
+    if tokens:
+        app = BearerTokenMiddleware(app, tokens)
     elif not is_loopback(host):
         log.warning(
             "listening on %s without SUPPORT_DB_HTTP_TOKEN: anyone who can reach this address can use "

@@ -30,19 +30,25 @@ def fence(text: str, nonce: str) -> str:
 
 
 def _fence_customer_text(model: BaseModel, dumped: dict[str, Any], nonce: str) -> None:
-    """Wrap, in `dumped` (model's JSON dump), every value of a field marked as customer text."""
+    """Wrap, in `dumped` (model's JSON dump), every value of a field marked as customer text: a
+    string, or each string of a list."""
+    by_alias = bool(type(model).model_config.get("serialize_by_alias"))
     for name, info in type(model).model_fields.items():
         value = getattr(model, name)
-        if name not in dumped:
+        key = (info.serialization_alias or info.alias or name) if by_alias else name
+        if key not in dumped:
             continue
-        if any(isinstance(marker, CustomerText) for marker in info.metadata) and isinstance(value, str):
-            dumped[name] = fence(value, nonce)
+        marked = any(isinstance(marker, CustomerText) for marker in info.metadata)
+        if marked and isinstance(value, str):
+            dumped[key] = fence(value, nonce)
         elif isinstance(value, BaseModel):
-            _fence_customer_text(value, dumped[name], nonce)
+            _fence_customer_text(value, dumped[key], nonce)
         elif isinstance(value, list):
-            for item, item_dumped in zip(value, dumped[name], strict=True):
+            for index, (item, item_dumped) in enumerate(zip(value, dumped[key], strict=True)):
                 if isinstance(item, BaseModel):
                     _fence_customer_text(item, item_dumped, nonce)
+                elif marked and isinstance(item, str):
+                    dumped[key][index] = fence(item, nonce)
 
 
 def tool_result(result: BaseModel) -> CallToolResult:

@@ -18,6 +18,7 @@ from pydantic import ConfigDict
 
 from support_db_mcp.schemas.json_schema import output_schema
 from support_db_mcp.server.boundary import boundary
+from support_db_mcp.server.identity import actor_of
 from support_db_mcp.server.rendering import tool_result
 from support_db_mcp.services.operations import CATALOG, Operation
 
@@ -44,9 +45,11 @@ def annotations_of(operation: Operation) -> ToolAnnotations:
 
 def tool_of(operation: Operation) -> Tool:
     async def call(ctx: Context[Any, Any], arguments: dict[str, Any]) -> CallToolResult:
+        state = ctx.request_context.lifespan_context
         with boundary("tool"):
             inputs = operation.parse(arguments)
-            result = await operation.run(ctx.request_context.lifespan_context, inputs)
+            actor = actor_of(ctx, getattr(state, "actor", None))
+            result = await operation.run(state, inputs, actor=actor)
         return tool_result(result)
 
     return Tool(
@@ -63,4 +66,5 @@ def tool_of(operation: Operation) -> Tool:
 
 
 def tools(operations: Iterable[Operation] | None = None) -> list[Tool]:
-    return [tool_of(operation) for operation in (operations or CATALOG.values())]
+    """The MCP tools of `operations` (the whole catalog by default; see operations.selected)."""
+    return [tool_of(operation) for operation in (CATALOG.values() if operations is None else operations)]

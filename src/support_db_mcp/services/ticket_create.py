@@ -1,38 +1,32 @@
-"""create_ticket: one ticket with its tags, in the caller's transaction, idempotent with request_id.
+"""create_ticket: one ticket with its tags and its history, in the caller's transaction; idempotent
+with request_id; for a new customer, the customer too.
 
-At most three statements: the users it names, the insert, and the tags (created if new, linked in
-the same statement).
+Statements: the users it names (creator, assignee, acting user) in one, the insert, the tags
+(created if new, linked in the same statement) when it has any, and its history; plus the
+request_id's claim, and the new customer's insert when it creates one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, String, bindparam, func, insert, literal, or_, select
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from support_db_mcp.db.statements import count_statements
 from support_db_mcp.errors import InvalidInputError, NotFoundError
-from support_db_mcp.models import Tag, Ticket, User, UserRole, ticket_tags
+from support_db_mcp.models import Ticket
 from support_db_mcp.schemas.fields import TicketRef
-from support_db_mcp.schemas.tickets import CreateTicketResult, NewTicket, TicketDetail
+from support_db_mcp.schemas.tickets import CreateTicketResult, NewTicket
+from support_db_mcp.services import history, idempotency, tagging, users
+from support_db_mcp.services.actors import Actor, acting_person, email_of, on_behalf_allowed, resolve_me
 from support_db_mcp.services.ticket_read import read_ticket
 from support_db_mcp.services.ticket_rows import ticket_detail
 
-ASSIGNABLE_ROLES = frozenset({UserRole.AGENT, UserRole.ADMIN})
+TOOL = "create_ticket"
 
 
-def _pick_user(users: Sequence[User], key: int | str) -> User | None:
-    for user in users:
-        if user.id == key or user.email == key:
-            return user
-    return None
-
-
-def _user_columns(prefix: str, user: User | None) -> dict[str, Any]:
+def _user_columns(prefix: str, user: users.Person | None) -> dict[str, Any]:
     return {
         f"{prefix}_id": user.id if user else None,
         f"{prefix}_full_name": user.full_name if user else None,
@@ -40,57 +34,72 @@ def _user_columns(prefix: str, user: User | None) -> dict[str, Any]:
     }
 
 
-async def create_ticket(session: AsyncSession, *, new: NewTicket) -> CreateTicketResult:
+async def _creator(
+    session: AsyncSession, people: users.People, key: int | str, new: NewTicket
+) -> tuple[users.Person, bool]:
+    """The creator, created as a customer when an unknown e-mail address comes with creator_name."""
+    if people.get(key) is not None or isinstance(key, int):
+        return users.require(people, key, role="creator"), False
+    if new.creator_name is None:
+        raise NotFoundError(
+            f"no user with email {key}; to create the ticket for a new customer, also give "
+            "creator_name (their full name), and the customer is created with the ticket"
+        )
+    person, created = await users.create_customer(session, email=key, full_name=new.creator_name)
+    if not created:  # made meanwhile by another call: the usual rules apply to it
+        return users.require(users.People((person,)), key, role="creator"), False
+    return person, True
+
+
+async def create_ticket(
+    session: AsyncSession, *, new: NewTicket, actor: Actor | None = None
+) -> CreateTicketResult:
     """Store a ticket with its tags; the caller's session commits (one transaction)."""
+    key = idempotency.WriteKey.of(TOOL, new, email_of(actor))
     with count_statements() as statements:
-        wanted_ids = [key for key in (new.creator, new.assignee_id) if isinstance(key, int)]
-        conditions: list[ColumnElement[bool]] = [User.id.in_(wanted_ids)] if wanted_ids else []
-        if isinstance(new.creator, str):
-            conditions.append(User.email == new.creator)
-        users = (await session.scalars(select(User).where(or_(*conditions)))).all()
-
-        creator = _pick_user(users, new.creator)
-        if creator is None:
-            what = "email" if isinstance(new.creator, str) else "id"
-            raise NotFoundError(f"no user with {what} {new.creator}; the creator must be an existing user")
-        if not creator.is_active:
-            raise InvalidInputError(f"user {creator.email} is deactivated and cannot create tickets")
-        assignee = None
-        if new.assignee_id is not None:
-            assignee = _pick_user(users, new.assignee_id)
-            if assignee is None:
-                raise NotFoundError(f"no user with id {new.assignee_id} to assign the ticket to")
-            if assignee.role not in ASSIGNABLE_ROLES or not assignee.is_active:
-                state = "a" if assignee.is_active else "an inactive"
+        stored = await idempotency.claim(session, key) if key is not None else None
+        if stored is not None:
+            assert stored.ticket_id is not None, "a settled create names its ticket"
+            replayed = await read_ticket(session, TicketRef(id=stored.ticket_id))
+        else:
+            creator_key = new.creator if new.creator is not None else email_of(actor)
+            if creator_key is None:
                 raise InvalidInputError(
-                    f"user {assignee.id} ({assignee.email}) is {state} {assignee.role.value}; "
-                    "tickets can be assigned only to active agents or admins"
+                    "creator is required (the user who reports the ticket: an id or e-mail address), "
+                    "because this server has no acting user (SUPPORT_DB_ACTOR)"
                 )
+            assignee_key = resolve_me(new.assignee_id, actor, field="assignee_id")
+            people = await users.find_users(session, [creator_key, assignee_key, email_of(actor)])
+            acting = acting_person(people, actor)
+            creator, new_customer = await _creator(session, people, creator_key, new)
+            on_behalf_allowed(acting, creator, role="creator")
+            assignee = users.require_assignable(people, assignee_key) if assignee_key is not None else None
 
-        values = {
-            "title": new.title.strip(),
-            "description": new.description,
-            "priority": new.priority,
-            "creator_id": creator.id,
-            "assignee_id": new.assignee_id,
-            "request_id": new.request_id,
-        }
-        insert_ticket = pg_insert(Ticket).values(**values)
-        if new.request_id is not None:
-            # A concurrent or retried create with the same key inserts nothing here ...
-            insert_ticket = insert_ticket.on_conflict_do_nothing(index_elements=[Ticket.request_id])
-        stored = (await session.execute(insert_ticket.returning(*_RETURNED))).one_or_none()
-        if stored is None:
-            # ... and returns what the first one stored.
-            assert new.request_id is not None
-            replayed = await _replay(session, request_id=new.request_id, creator=creator)
-        elif new.tags:
-            await session.execute(_tag_ticket_statement(stored.id, new.tags))
-    if stored is None:
+            values = {
+                "title": new.title.strip(),
+                "description": new.description,
+                "priority": new.priority,
+                "creator_id": creator.id,
+                "assignee_id": assignee.id if assignee else None,
+            }
+            row = (await session.execute(insert(Ticket).values(**values).returning(*_RETURNED))).one()
+            if new.tags:
+                await session.execute(*tagging.link_tags(row.id, new.tags))
+            await history.record(
+                session,
+                ticket_id=row.id,
+                actor_id=(acting or creator).id,
+                tool=TOOL,
+                changes=[history.Change("ticket", None, row.number)],
+                request_id=new.request_id,
+                settle=idempotency.settle(key, ticket_id=row.id) if key is not None else None,
+            )
+    if stored is not None:
+        assert replayed is not None, "a replayed key's ticket exists: the key goes with it"
         return CreateTicketResult(ticket=replayed, replayed=True, sql_statements=statements.count)
-    row = {**stored._mapping, **_user_columns("creator", creator), **_user_columns("assignee", assignee)}
-    detail = ticket_detail(row, sorted(new.tags), comments=[])
-    return CreateTicketResult(ticket=detail, sql_statements=statements.count)
+    full_row = {**row._mapping, **_user_columns("creator", creator), **_user_columns("assignee", assignee)}
+    detail = ticket_detail(full_row, sorted(new.tags), comments=[])
+    return CreateTicketResult(ticket=detail, new_customer=new_customer, sql_statements=statements.count)
 
 
 _RETURNED = (
@@ -103,42 +112,3 @@ _RETURNED = (
     Ticket.updated_at,
     Ticket.description,
 )
-
-
-async def _replay(session: AsyncSession, *, request_id: str, creator: User) -> TicketDetail:
-    """The ticket an earlier create with this request_id stored, read as get_ticket reads it."""
-    found = await session.execute(
-        select(Ticket.id, Ticket.number, Ticket.creator_id).where(Ticket.request_id == request_id)
-    )
-    ticket_id, number, creator_id = found.one()
-    if creator_id != creator.id:
-        raise InvalidInputError(
-            f"request_id {request_id!r} was already used by another user for {number}; "
-            "use a new request_id for a new ticket"
-        )
-    ticket = await read_ticket(session, TicketRef(id=ticket_id))
-    assert ticket is not None
-    return ticket
-
-
-def _tag_ticket_statement(ticket_id: int, names: list[str]) -> Any:
-    """One statement: create the missing tags and link all of them to the ticket.
-
-    ON CONFLICT DO UPDATE (not DO NOTHING) so RETURNING also yields tags that already exist, even
-    ones another transaction is inserting concurrently. The names travel as one array (unnest), so
-    SQLAlchemy compiles the statement once and caches it; a multi-row VALUES list cannot be cached
-    and was compiled anew on every call (the largest cost of create_ticket under load).
-    """
-    new_tags = pg_insert(Tag).from_select(
-        ["name"], select(func.unnest(bindparam("tag_names", names, type_=ARRAY(String))))
-    )
-    upserted = (
-        new_tags.on_conflict_do_update(index_elements=[Tag.name], set_={"name": new_tags.excluded.name})
-        .returning(Tag.id)
-        .cte("upserted_tags")
-    )
-    return (
-        insert(ticket_tags)
-        .from_select(["ticket_id", "tag_id"], select(literal(ticket_id, BigInteger), upserted.c.id))
-        .add_cte(upserted)
-    )

@@ -1,4 +1,5 @@
-"""get_ticket: one ticket with its description, tags and comments (oldest first, with authors)."""
+"""get_ticket: one ticket with its description, tags and comments (oldest first, with authors), and
+its history (services/history.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from support_db_mcp.db.statements import count_statements
 from support_db_mcp.errors import NotFoundError
 from support_db_mcp.schemas.fields import TicketRef
 from support_db_mcp.schemas.tickets import GetTicketResult, TicketDetail
+from support_db_mcp.services.history import ticket_history
 from support_db_mcp.services.ticket_rows import (
     COMMENTS_OF_TICKET,
     comment_out,
@@ -62,6 +64,12 @@ async def read_ticket(session: AsyncSession, ref: TicketRef) -> TicketDetail | N
 async def get_ticket(session: AsyncSession, *, ref: TicketRef) -> GetTicketResult:
     with count_statements() as statements:
         ticket = await read_ticket(session, ref)
-    if ticket is None:
+        history = await ticket_history(session, ticket_id=ticket.id) if ticket is not None else None
+    if ticket is None or history is None:
         raise NotFoundError(f"no ticket with {ref}; search_tickets lists existing tickets")
-    return GetTicketResult(ticket=ticket, sql_statements=statements.count)
+    return GetTicketResult(
+        ticket=ticket,
+        history=history.events,
+        history_truncated=history.truncated,
+        sql_statements=statements.count,
+    )

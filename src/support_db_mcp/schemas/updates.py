@@ -1,0 +1,113 @@
+"""update_ticket's contract: which fields to change, the version the caller saw, and what changed."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, model_validator
+
+from support_db_mcp.schemas.base import ToolInput
+from support_db_mcp.schemas.fields import (
+    MAX_TAGS,
+    TIMESTAMP_HELP,
+    AssigneeKey,
+    CleanText,
+    Priority,
+    Status,
+    Tags,
+    TicketKey,
+    Timestamp,
+    UserKey,
+    listify,
+    normalise_tag,
+)
+from support_db_mcp.schemas.tickets import FieldChange, RequestId, SqlStatements, TicketSummary, Title
+
+CHANGES = ("status", "priority", "assignee_id", "title", "add_tags", "remove_tags")
+
+
+def _tag_names(value: list[str]) -> list[str]:
+    """Tags to take off, as they are stored (lower-case, single spaces); unknown ones are harmless."""
+    names: list[str] = []
+    for raw in value:
+        name = normalise_tag(raw)
+        if name and name not in names:
+            names.append(name)
+    return names
+
+
+class TicketChange(ToolInput):
+    """The arguments of update_ticket: a ticket and the fields to change (at least one)."""
+
+    ticket: Annotated[
+        TicketKey,
+        Field(description="The ticket's id (e.g. 123) or number (e.g. TCK-000123).", examples=["TCK-000123"]),
+    ]
+    status: Annotated[
+        Status | None, Field(description="open, in_progress, resolved or closed.", examples=["in_progress"])
+    ] = None
+    priority: Annotated[
+        Priority | None, Field(description="low, normal, high or urgent.", examples=["high"])
+    ] = None
+    assignee_id: Annotated[
+        AssigneeKey,
+        Field(
+            description="Assign to this active agent or admin (user id), 'me' for the acting user; null or "
+            "'none' unassigns. Leave out to keep the assignee.",
+            examples=["me", "7", "none"],
+        ),
+    ] = None
+    title: Annotated[Title | None, Field(description="A new title, 1 to 200 characters.")] = None
+    add_tags: Tags = Field(
+        default_factory=list, description=f"Tags to put on the ticket (created if new); at most {MAX_TAGS}."
+    )
+    remove_tags: Annotated[
+        list[CleanText],
+        BeforeValidator(listify),
+        AfterValidator(_tag_names),
+        Field(max_length=MAX_TAGS, description="Tags to take off the ticket."),
+    ] = Field(default_factory=list)
+    expected_updated_at: Annotated[
+        Timestamp | None,
+        Field(
+            description="The ticket's updated_at as you last read it: if it has changed since, nothing is "
+            f"written and the error gives the current value (optimistic concurrency). {TIMESTAMP_HELP}",
+            examples=["2026-01-31T09:30:00.123456Z"],
+        ),
+    ] = None
+    actor: Annotated[
+        UserKey | None,
+        Field(
+            description="Who makes the change (an active agent or admin, by id or e-mail). Only when the "
+            "server has no acting user (SUPPORT_DB_ACTOR, or the user of the HTTP token); then required.",
+            examples=["agent@example.com"],
+        ),
+    ] = None
+    request_id: RequestId = None
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> TicketChange:
+        if not any(name in self.model_fields_set for name in CHANGES):
+            raise ValueError(f"nothing to change: give at least one of {', '.join(CHANGES)}")
+        both = sorted(set(self.add_tags) & set(self.remove_tags))
+        if both:
+            raise ValueError(f"tags both added and removed: {', '.join(both)}; give each in one list only")
+        return self
+
+    @property
+    def changes_assignee(self) -> bool:
+        return "assignee_id" in self.model_fields_set
+
+
+class UpdateTicketResult(BaseModel):
+    ticket: TicketSummary = Field(description="The ticket after the update.")
+    changes: list[FieldChange] = Field(
+        description="What changed, field by field (one entry per tag added or removed); empty when "
+        "nothing had to change."
+    )
+    replayed: bool = Field(
+        default=False,
+        description="True when request_id matched an earlier update: its changes, and the ticket now.",
+    )
+    note: str | None = Field(default=None, description="Why nothing changed, or what was left alone.")
+    sql_statements: SqlStatements
