@@ -1,18 +1,11 @@
 """Where pg_trgm exists, migration 0003 adds a trigram index and search_tickets also matches titles
 with typos; where it does not (the embedded server), full-text matching alone.
 
-The pg_trgm side runs on a throw-away cluster of the OS PostgreSQL 15 binaries, whose contrib
-package has pg_trgm (the embedded server's build does not).
+The pg_trgm side runs on the run's throw-away cluster of the OS PostgreSQL 15 (tests/os_cluster.py),
+whose contrib has pg_trgm (the embedded server's build does not).
 """
 
 from __future__ import annotations
-
-import os
-import shutil
-import subprocess
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from mcp import Client
@@ -29,47 +22,16 @@ from support_db_mcp.server import create_server
 from support_db_mcp.services.provisioning import ensure_database
 from support_db_mcp.services.ticket_search import search_tickets
 from tests.helpers import scalar
+from tests.os_cluster import OSCluster
+from tests.os_packages import require
 from tests.processes import url_text
-
-OS_POSTGRES = Path("/usr/lib/postgresql/15/bin")
 
 
 @pytest.fixture(scope="module")
-def contrib_server() -> Iterator[URL]:
-    """A PostgreSQL 15 cluster with contrib, on a unix socket in a temporary folder."""
-    assert (OS_POSTGRES / "initdb").exists(), "the OS PostgreSQL 15 binaries (postgresql-15) are missing"
-    user = "postgres" if os.geteuid() == 0 else None  # PostgreSQL refuses to run as root
-    home = Path(tempfile.mkdtemp(prefix="support-db-pg15-", dir="/tmp"))
-    home.chmod(0o755)
-    data, sockets, logs = home / "data", home / "sockets", home / "logs"
-    for folder in (data, sockets, logs):
-        folder.mkdir()
-        if user:
-            shutil.chown(folder, user, user)
-
-    def run(*args: str) -> None:
-        subprocess.run(args, user=user, check=True, capture_output=True, timeout=120)
-
-    run(str(OS_POSTGRES / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
-    pg_ctl = str(OS_POSTGRES / "pg_ctl")
-    run(
-        pg_ctl,
-        "-D",
-        str(data),
-        "-o",
-        f"-k {sockets} -h ''",
-        "-l",
-        str(logs / "postgresql.log"),
-        "-w",
-        "start",
-    )
-    try:
-        yield URL.create(
-            "postgresql+asyncpg", username="postgres", database="postgres", query={"host": str(sockets)}
-        )
-    finally:
-        run(pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop")
-        shutil.rmtree(home, ignore_errors=True)
+def contrib_server(os_postgres: OSCluster) -> URL:
+    """The OS PostgreSQL 15 cluster of the run, whose contrib package has pg_trgm."""
+    require("postgresql-15")
+    return os_postgres.socket_url()
 
 
 async def test_with_pg_trgm_the_migration_adds_the_index_and_search_forgives_typos(

@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
 import pytest_asyncio
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -22,7 +21,6 @@ from support_db_mcp.explain import EXPLAIN_ROLE, Explainer
 from support_db_mcp.explain.findings import Context, diagnose
 from support_db_mcp.explain.plan import parse_plan
 from support_db_mcp.schemas.explain import ExplainFinding, ExplainQueryResult
-from tests.explain.conftest import LIMITS
 from tests.helpers import scalar
 
 ONLY_SIMPLE_INDEXES = (
@@ -331,42 +329,6 @@ def test_a_hash_split_into_batches_on_disk_is_reported_with_work_mem_advice() ->
     assert finding.node.path == "1.2"
     assert finding.evidence == {"batches": 8, "rows": 50_000, "disk_kb": 20_000}
     assert finding.advice is not None and "work_mem" in finding.advice
-
-
-@pytest_asyncio.fixture
-async def hypopg(engine: AsyncEngine) -> AsyncIterator[None]:
-    async with engine.connect() as connection:
-        available = await scalar(
-            connection, "SELECT count(*) FROM pg_available_extensions WHERE name = 'hypopg'"
-        )
-    if not available:
-        pytest.skip(
-            "hypopg is not installed on this PostgreSQL (the embedded one has none); run with "
-            "TEST_DATABASE_URL pointing at a server with the hypopg package to cover this path"
-        )
-    async with engine.begin() as connection:
-        await connection.execute(text("CREATE EXTENSION IF NOT EXISTS hypopg"))
-    yield
-    async with engine.begin() as connection:
-        await connection.execute(text("DROP EXTENSION hypopg"))
-
-
-async def test_with_hypopg_a_suggestion_is_tried_hypothetically_without_building_anything(
-    hypopg: None, explain_engine: AsyncEngine, connection: AsyncConnection
-) -> None:
-    explainer = Explainer(engine=explain_engine, owner=None, limits=LIMITS)
-    indexes = await index_count(connection, "public")
-
-    result = await explainer.explain_sql(
-        "SELECT id FROM tickets WHERE priority = 'low' ORDER BY updated_at DESC LIMIT 10", None
-    )
-
-    suggestion = only(result, "limit_reads_whole_input").suggestion
-    assert suggestion is not None and suggestion.method == "hypopg"
-    assert suggestion.verified and suggestion.used_by_planner
-    assert suggestion.cost_after is not None and suggestion.cost_after < suggestion.cost_before
-    assert suggestion.time_after_ms is None  # EXPLAIN ANALYZE cannot use a hypothetical index
-    assert await index_count(connection, "public") == indexes
 
 
 def test_a_cross_join_read_through_index_only_scans_is_still_a_cartesian_product() -> None:
