@@ -141,7 +141,8 @@ _reached: set[str] = set()
 
 def connection_target(url: URL) -> str:
     """What a URL connects to: `host:port`, or the path of the unix socket."""
-    port = url.port or 5432
+    query_port = url.query.get("port")
+    port = url.port or (query_port if isinstance(query_port, str) else 5432)
     socket_dir = url.query.get("host")
     if isinstance(socket_dir, str) and socket_dir.startswith("/"):
         return f"the socket {socket_dir.rstrip('/')}/.s.PGSQL.{port}"

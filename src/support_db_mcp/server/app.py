@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from mcp.server.mcpserver import MCPServer
 
 from support_db_mcp import __version__
-from support_db_mcp.bootstrap import adopt_installation, explain_url_for, open_database
+from support_db_mcp.bootstrap import Service, adopt_installation, open_service
 from support_db_mcp.config import Settings
 from support_db_mcp.db import Database
 from support_db_mcp.explain import Explainer
@@ -31,28 +31,28 @@ class AppState:
 
 
 def create_server(
-    settings: Settings | None = None, *, database: Database | None = None, explainer: Explainer | None = None
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    explainer: Explainer | None = None,
+    service: Service | None = None,
 ) -> MCPServer:
-    """Build the server. With `database` (and `explainer`), use them as they are (tests); otherwise
-    open the configured database, and an explain engine for the read-only explain role."""
+    """Build the server. With `service` (opened by the command line before the transport starts, so
+    a failed start is reported at once), serve from it; with `database` (and `explainer`), use them
+    as they are (tests); otherwise each connection's lifespan opens the configured database."""
 
     @asynccontextmanager
     async def lifespan(server: MCPServer) -> AsyncIterator[AppState]:
         configured = settings or Settings()
+        if service is not None:
+            yield AppState(database=service.database, source=service.source, explainer=service.explainer)
+            return
         if database is not None:
             await adopt_installation(database, configured)
             yield AppState(database=database, source="a database provided by the caller", explainer=explainer)
             return
-        async with open_database(configured) as opened:
-            await adopt_installation(opened.database, configured)
-            log.info("serving the support desk from %s", opened.source)
-            explain = Explainer.for_url(
-                explain_url_for(configured, opened.url), owner=opened.database.engine, settings=configured
-            )
-            try:
-                yield AppState(database=opened.database, source=opened.source, explainer=explain)
-            finally:
-                await explain.dispose()
+        async with open_service(configured) as opened:
+            yield AppState(database=opened.database, source=opened.source, explainer=opened.explainer)
 
     mcp = MCPServer(
         "support-db-mcp",
