@@ -167,6 +167,7 @@ async def open_database(settings: Settings) -> AsyncIterator[OpenDatabase]:
                 await upgrade_to_head(database.engine)
                 if settings.seed_on_first_start:
                     await _seed_first_start(database, url, settings)
+            embedded.supervise()
         else:
             await _check_schema(database.engine, url)
         if replica is not None and database.read_engine is not None:

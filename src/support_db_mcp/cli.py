@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from support_db_mcp import __version__
 from support_db_mcp.config import Settings, safe_url
-from support_db_mcp.db.embedded import stop_started_servers
+from support_db_mcp.db.embedded import stop_started_servers, stopping_now
 from support_db_mcp.errors import DatabaseConnectError, SupportDBError, translate_db_error
 
 log = logging.getLogger("support_db_mcp")
@@ -31,8 +31,12 @@ def _stop_and_exit(signum: int, frame: FrameType | None) -> None:
     """SIGTERM/SIGINT: stop the embedded PostgreSQL we started, then leave at once.
 
     Dying by the signal would leave PostgreSQL running with nobody to stop it; raising SystemExit
-    instead hangs the stdio transport, whose reader thread sits in a blocking read of stdin.
+    instead hangs the stdio transport, whose reader thread sits in a blocking read of stdin. When a
+    normal exit is already stopping it (an MCP client sends SIGTERM to a server that takes more
+    than two seconds to leave), the signal is ignored so that stop can finish.
     """
+    if stopping_now():
+        return
     stop_started_servers()
     logging.shutdown()
     os._exit(0)
