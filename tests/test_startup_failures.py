@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from support_db_mcp.config import safe_url
 from tests.os_cluster import OSCluster
@@ -168,3 +169,28 @@ def test_running_as_root_a_data_folder_under_root_is_refused_in_one_line_over_st
     assert line.startswith(f"support-db-mcp: refusing to keep the embedded database under {refused}")
     assert "Set SUPPORT_DB_DATA_DIR to a folder outside /root" in line
     assert not refused.exists()
+
+
+def test_a_read_replica_that_cannot_be_reached_is_refused_at_start_naming_its_variable(
+    database_url: URL, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """Reads go only to the replica, so it is checked when the server starts, not at the first read."""
+    replica = URL.create(
+        "postgresql+asyncpg", username="reader", host="127.0.0.1", port=free_port(), database="desk"
+    )
+
+    code, stdout, stderr, _ = serve_stdio_with_a_waiting_client(
+        cli_env(
+            DATABASE_URL=url_text(database_url),
+            READ_REPLICA_URL=url_text(replica),
+            SUPPORT_DB_DATA_DIR=str(tmp_path),
+        )
+    )
+
+    assert code == 1 and stdout == ""
+    assert "Traceback" not in stderr  # before the failure: the primary's INFO lines, at the INFO level
+    assert stderr.splitlines()[-2:] == [
+        f"support-db-mcp: cannot connect to {safe_url(replica)}: "
+        f"nothing is listening at 127.0.0.1:{replica.port} (connection refused)",
+        "  check the host and port in READ_REPLICA_URL, and that PostgreSQL is running there",
+    ]
