@@ -73,6 +73,11 @@ async def test_with_pg_trgm_the_migration_adds_the_index_and_search_forgives_typ
     assert titles and all("password" in title.lower() for title in titles)
     assert typo.structured_content["sql_statements"] == 2
     assert len(exact.structured_content["tickets"]) >= len(titles)
+    assert typo.structured_content["note"] is None  # typos are matched here: nothing to explain
+    async with Client(create_server(app_settings)) as client:
+        nothing = await client.call_tool("search_tickets", {"text": "xylophonequartz"})
+    assert nothing.structured_content is not None
+    assert nothing.structured_content["tickets"] == [] and nothing.structured_content["note"] is None
 
 
 async def test_without_pg_trgm_a_typo_finds_nothing_and_no_trigram_index_exists(
