@@ -69,3 +69,12 @@ def test_limits_outside_their_range_are_refused(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("SUPPORT_DB_POOL_SIZE", "0")
     with pytest.raises(ValidationError, match="pool_size"):
         Settings()
+
+
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_an_empty_database_url_means_the_embedded_demo_database(
+    blank: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What VS Code passes when its database-URL prompt is left empty (README, Connect a client)."""
+    monkeypatch.setenv("DATABASE_URL", blank)
+    assert Settings().uses_embedded
