@@ -10,7 +10,7 @@ import shlex
 import signal
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import AsyncExitStack, contextmanager
+from contextlib import AsyncExitStack, contextmanager, nullcontext
 from pathlib import Path
 from types import FrameType
 
@@ -148,20 +148,20 @@ async def _serve(settings: Settings, args: argparse.Namespace) -> None:
     from support_db_mcp.bootstrap import open_service
     from support_db_mcp.server import create_server
 
-    if args.transport == "http":
-        from support_db_mcp.server.http import serve_http, transport_security
+    http = args.transport == "http"
+    if http:  # (uvicorn is imported only for HTTP: it would slow every stdio start)
+        from support_db_mcp.server.http import transport_security
 
         transport_security(settings, args.host)  # an unsafe bind is refused before anything starts
     if sys.stderr.isatty():
         sys.stderr.write(_connection_help(settings, args) + "\n")
     async with AsyncExitStack() as stack:
-        if args.transport == "http":
+        with nullcontext() if http else _stdout_kept_for_protocol():
             service = await stack.enter_async_context(open_service(settings))
-        else:
-            with _stdout_kept_for_protocol():
-                service = await stack.enter_async_context(open_service(settings))
         server = create_server(settings, service=service)
-        if args.transport == "http":
+        if http:
+            from support_db_mcp.server.http import serve_http
+
             await serve_http(server, settings, host=args.host, port=args.port)
         else:
             await server.run_stdio_async()
