@@ -94,11 +94,13 @@ def _forget_zombie_postmaster(pgdata: Path) -> None:
         socket_lock = Path(lines[4].strip()) / f".s.PGSQL.{port}.lock"
         if postmaster_pid_in(socket_lock) == pid:
             socket_lock.unlink(missing_ok=True)
-    pid_file.unlink(missing_ok=True)
+    if pid_file.read_text().splitlines() == lines:  # not rewritten meanwhile by a new postmaster
+        pid_file.unlink(missing_ok=True)
 
 
 def _shared_memory_attached(segment_id: int) -> bool:
-    """Whether any live process still has the segment attached (unknown: assume not)."""
+    """Whether any live process still has the segment attached. Without /proc/sysvipc (not Linux)
+    we cannot tell; zombies are a Linux container matter, so there we assume not."""
     try:
         rows = Path("/proc/sysvipc/shm").read_text().splitlines()[1:]
     except OSError:
