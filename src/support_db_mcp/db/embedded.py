@@ -94,7 +94,11 @@ def _forget_zombie_postmaster(pgdata: Path) -> None:
         socket_lock = Path(lines[4].strip()) / f".s.PGSQL.{port}.lock"
         if postmaster_pid_in(socket_lock) == pid:
             socket_lock.unlink(missing_ok=True)
-    if pid_file.read_text().splitlines() == lines:  # not rewritten meanwhile by a new postmaster
+    try:
+        unchanged = pid_file.read_text().splitlines() == lines  # no new postmaster rewrote it meanwhile
+    except FileNotFoundError:
+        return
+    if unchanged:
         pid_file.unlink(missing_ok=True)
 
 
