@@ -234,12 +234,15 @@ class EmbeddedPostgres:
         last_alive = postmaster_pid(self.pgdata)
         while not self._stopping.wait(pause):
             pid = postmaster_pid(self.pgdata)
-            if pid is not None and _pid_alive(pid):
-                pause, last_alive = WATCH_INTERVAL_S, pid
+            if pid is not None and _pid_alive(pid) and pid == last_alive:
+                pause = WATCH_INTERVAL_S
                 continue
             try:
-                # another process on this data directory may have removed the dead one's pid file
+                # Dead, or already replaced by another process sharing this data directory: either
+                # way start() under the package's lock, which starts one or adopts the new one (so
+                # that our handle stops the server that really runs when we are the last to leave).
                 self._restart(last_alive)
+                last_alive = postmaster_pid(self.pgdata)
                 pause = WATCH_INTERVAL_S
             except Exception as error:  # the thread's top edge: log it, try again a little later
                 pause = min(pause * 2, MAX_RESTART_BACKOFF_S)
@@ -259,6 +262,8 @@ class EmbeddedPostgres:
             # The package's start() takes its inter-process lock, then starts a server or adopts the
             # one another process sharing this data directory restarted first.
             self._server.start()
+        if postmaster_pid(self.pgdata) == dead_pid:
+            return  # it had not died after all (its pid file was being written when we looked)
         with self._restarted:
             self._restarts += 1
             self._restarted.notify_all()
