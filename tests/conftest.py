@@ -24,6 +24,7 @@ from support_db_mcp.db.embedded import EmbeddedPostgres
 from support_db_mcp.db.migrate import upgrade_to_head
 from support_db_mcp.seed import SeedPlan, seed
 from support_db_mcp.services.provisioning import drop_database, ensure_database
+from tests.os_cluster import os_postgres  # noqa: F401  (the run's OS PostgreSQL 15 cluster, for every test)
 
 # Big enough that the planner prefers our indexes to sequential scans (see test_indexes.py),
 # small enough to seed in a few seconds.

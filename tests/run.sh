@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: install into .venv, lint, check formatting, type-check, test.
-# Extra arguments go to pytest (e.g. `bash tests/run.sh -k search -x`).
+# The whole test suite, as CI runs it: OS packages the tests use, then install into .venv, lint,
+# check formatting, type-check, test. Extra arguments go to pytest (e.g. `bash tests/run.sh -k search -x`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# OS packages (pgbouncer, PostgreSQL 15 with contrib and hypopg, ...): the list is tests/os-packages.txt.
+bash tests/install_os_packages.sh
+
 PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv

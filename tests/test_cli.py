@@ -11,6 +11,9 @@ import pytest
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from support_db_mcp.cli import failure_lines
+from support_db_mcp.config import Settings
+from support_db_mcp.errors import DatabaseConnectError
 from support_db_mcp.services.provisioning import drop_database, ensure_database
 from tests.helpers import scalar
 
@@ -91,3 +94,22 @@ def test_a_server_without_the_schema_says_to_run_migrate(server_url: URL, tmp_pa
     )
     assert result.returncode == 1
     assert "run `support-db-mcp migrate`" in result.stderr
+
+
+def test_an_unexpected_error_is_two_lines_that_say_how_to_see_the_traceback() -> None:
+    lines = failure_lines(RuntimeError("the index of the world is corrupt\nsecond line"), Settings())
+
+    assert lines == [
+        "unexpected error: RuntimeError: the index of the world is corrupt",
+        "run again with --log-level DEBUG to see the traceback, and report it if it persists",
+    ]
+
+
+def test_a_domain_error_inside_a_task_group_is_reported_as_itself() -> None:
+    error = DatabaseConnectError("nothing is listening at db:5432 (connection refused)", "check the port")
+    grouped = ExceptionGroup("unhandled errors in a TaskGroup", [ExceptionGroup("inner", [error.at("db")])])
+
+    assert failure_lines(grouped, Settings()) == [
+        "cannot connect to db: nothing is listening at db:5432 (connection refused)",
+        "check the port",
+    ]

@@ -132,3 +132,12 @@ def test_an_acting_user_that_is_no_email_is_refused(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("SUPPORT_DB_ACTOR", "ana")
     with pytest.raises(ValidationError, match="SUPPORT_DB_ACTOR: 'ana' is not an e-mail address"):
         Settings()
+
+
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_an_empty_database_url_means_the_embedded_demo_database(
+    blank: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What VS Code passes when its database-URL prompt is left empty (README, Connect a client)."""
+    monkeypatch.setenv("DATABASE_URL", blank)
+    assert Settings().uses_embedded

@@ -3,7 +3,8 @@
 Every run below puts a distinctive password into DATABASE_URL and collects all the process's
 stdout and stderr (at DEBUG level where it starts) and every tool result, then searches for it.
 The test server trusts local connections, so the right database with a password in the URL works;
-failures come from an unreachable port, a missing database and malformed URLs.
+failures come from an unreachable port, a missing database, malformed URLs, and a server that
+checks passwords (the run's OS PostgreSQL 15 cluster) refusing ours.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.helpers import empty_database
+from tests.os_cluster import OSCluster
 from tests.processes import CLI, RunningServer, cli_env, free_port, http_server, run_cli, url_text
 
 SECRET = f"pw-{secrets.token_hex(12)}-never-shown"
@@ -102,6 +104,25 @@ def test_a_missing_database_is_reported_without_the_password(
 
     assert result.returncode != 0
     assert "no_such_db_" in result.stderr
+    assert_secret_absent(result.stdout, result.stderr)
+
+
+@pytest.mark.parametrize("args", [["migrate"], ["serve"]], ids=["migrate", "serve-stdio"])
+@pytest.mark.parametrize(
+    ("host", "said"),
+    [("127.0.0.1", "password authentication failed"), ("no-such-host.invalid", "unknown host")],
+    ids=["wrong-password", "unknown-host"],
+)
+def test_a_refused_password_and_an_unknown_host_are_reported_without_the_password(
+    args: list[str], host: str, said: str, os_postgres: OSCluster, base_env: dict[str, str]
+) -> None:
+    """The server that checks passwords (the OS PostgreSQL 15 cluster) gets our secret as a wrong one."""
+    url = with_secret(os_postgres.tcp_url(), host=host)
+
+    result = run_cli(["--log-level", "DEBUG", *args], {**base_env, "DATABASE_URL": url})
+
+    assert result.returncode == 1
+    assert said in result.stderr
     assert_secret_absent(result.stdout, result.stderr)
 
 

@@ -6,10 +6,11 @@ import argparse
 import json
 import logging
 import os
+import shlex
 import signal
 import sys
-from collections.abc import Sequence
-from functools import partial
+from collections.abc import Iterator, Sequence
+from contextlib import AsyncExitStack, contextmanager, nullcontext
 from pathlib import Path
 from types import FrameType
 
@@ -19,8 +20,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from support_db_mcp import __version__
 from support_db_mcp.config import Settings, safe_url
-from support_db_mcp.db.embedded import stop_started_servers
-from support_db_mcp.errors import SupportDBError, translate_db_error
+from support_db_mcp.db.embedded import stop_started_servers, stopping_now
+from support_db_mcp.errors import DatabaseConnectError, SupportDBError, translate_db_error
 
 log = logging.getLogger("support_db_mcp")
 INSPECTOR = "npx -y @modelcontextprotocol/inspector@0.15.0"
@@ -30,8 +31,12 @@ def _stop_and_exit(signum: int, frame: FrameType | None) -> None:
     """SIGTERM/SIGINT: stop the embedded PostgreSQL we started, then leave at once.
 
     Dying by the signal would leave PostgreSQL running with nobody to stop it; raising SystemExit
-    instead hangs the stdio transport, whose reader thread sits in a blocking read of stdin.
+    instead hangs the stdio transport, whose reader thread sits in a blocking read of stdin. When a
+    normal exit is already stopping it (an MCP client sends SIGTERM to a server that takes more
+    than two seconds to leave), the signal is ignored so that stop can finish.
     """
+    if stopping_now():
+        return
     stop_started_servers()
     logging.shutdown()
     os._exit(0)
@@ -90,9 +95,23 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)  # type: ignore[arg-type]
 
 
+def server_command(settings: Settings) -> list[str]:
+    """How a client starts this very server: the installed `support-db-mcp` script when there is
+    one (what the README runs), with the data folder when it is not the default one."""
+    script = Path(sys.executable).with_name("support-db-mcp.exe" if os.name == "nt" else "support-db-mcp")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "support_db_mcp"]
+    if settings.uses_embedded and settings.data_dir is not None:
+        command += ["--data-dir", str(settings.embedded_data_dir)]
+    return command
+
+
 def _connection_help(settings: Settings, args: argparse.Namespace) -> str:
-    command = [sys.executable, "-m", "support_db_mcp"]
-    config = {"mcpServers": {"support-db": {"command": command[0], "args": command[1:]}}}
+    command = server_command(settings)
+    entry: dict[str, object] = {"command": command[0], "args": command[1:]}
+    if not settings.uses_embedded:
+        # never the password itself: the user pastes their own URL in
+        entry["env"] = {"DATABASE_URL": "<your DATABASE_URL>"}
+    config = {"mcpServers": {"support-db": entry}}
     where = settings.embedded_data_dir if settings.uses_embedded else "DATABASE_URL"
     if args.transport == "http":
         return (
@@ -100,45 +119,73 @@ def _connection_help(settings: Settings, args: argparse.Namespace) -> str:
             f"  inspect: {INSPECTOR} --cli http://{args.host}:{args.port}/mcp --transport http "
             "--method tools/list"
         )
+    shown = " ".join(shlex.quote(part) for part in command)
     return (
         f"support-db-mcp: MCP over stdio (database: {where}); it is waiting for a client on stdin.\n"
-        f"  inspect: {INSPECTOR} --cli {' '.join(command)} --method tools/list\n"
+        f"  inspect: {INSPECTOR} --cli {shown} --method tools/list\n"
         f"  Claude Desktop (claude_desktop_config.json): {json.dumps(config)}"
     )
 
 
-def _serve(settings: Settings, args: argparse.Namespace) -> None:
+@contextmanager
+def _stdout_kept_for_protocol() -> Iterator[None]:
+    """Until the stdio transport takes over, anything written to fd 1 (by us, a library or a child
+    process such as pg_ctl) goes to stderr: over stdio, stdout carries protocol messages only."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+async def _serve(settings: Settings, args: argparse.Namespace) -> None:
+    """Open the database first, then start the transport: a start that fails (wrong password,
+    unknown host, schema too old) is reported at once, before any client waits on an answer."""
+    from support_db_mcp.bootstrap import open_service
     from support_db_mcp.server import create_server
 
+    http = args.transport == "http"
+    if http:  # (uvicorn is imported only for HTTP: it would slow every stdio start)
+        from support_db_mcp.server.http import transport_security
+
+        transport_security(settings, args.host)  # an unsafe bind is refused before anything starts
     if sys.stderr.isatty():
         sys.stderr.write(_connection_help(settings, args) + "\n")
-    server = create_server(settings)
-    if args.transport == "http":
-        from support_db_mcp.server.http import serve_http
+    async with AsyncExitStack() as stack:
+        with nullcontext() if http else _stdout_kept_for_protocol():
+            service = await stack.enter_async_context(open_service(settings))
+        server = create_server(settings, service=service)
+        if http:
+            from support_db_mcp.server.http import serve_http
 
-        anyio.run(partial(serve_http, server, settings, host=args.host, port=args.port))
-    else:
-        server.run()
+            await serve_http(server, settings, host=args.host, port=args.port)
+        else:
+            await server.run_stdio_async()
 
 
 async def _migrate(settings: Settings) -> None:
-    from support_db_mcp.bootstrap import open_engine_url
+    from support_db_mcp.bootstrap import connection_errors, open_engine_url, url_setting
     from support_db_mcp.db import create_engine_for
     from support_db_mcp.db.migrate import current_revision, upgrade_to_head
 
     async with open_engine_url(settings) as url:
         engine = create_engine_for(url, settings)
         try:
-            before = await current_revision(engine)
-            await upgrade_to_head(engine)
-            after = await current_revision(engine)
+            with connection_errors(url, url_setting(settings)):
+                before = await current_revision(engine)
+                await upgrade_to_head(engine)
+                after = await current_revision(engine)
         finally:
             await engine.dispose()
     log.info("migrated %s from %s to %s", safe_url(url), before or "an empty schema", after)
 
 
 async def _seed(settings: Settings, args: argparse.Namespace) -> None:
-    from support_db_mcp.bootstrap import open_engine_url
+    from support_db_mcp.bootstrap import connection_errors, open_engine_url, url_setting
     from support_db_mcp.db import create_engine_for
     from support_db_mcp.db.migrate import upgrade_to_head
     from support_db_mcp.seed import SeedPlan, seed
@@ -155,14 +202,15 @@ async def _seed(settings: Settings, args: argparse.Namespace) -> None:
         rng_seed=args.seed,
     )
     async with open_engine_url(settings) as url:
-        if settings.uses_embedded:
-            engine = create_engine_for(url, settings)
-            try:
-                await upgrade_to_head(engine)
-            finally:
-                await engine.dispose()
-        log.info("seeding %s: %d users, %d tickets", safe_url(url), plan.users, plan.tickets)
-        report = await seed(url, plan, show_progress=True, on_phase=lambda phase: log.info("%s", phase))
+        with connection_errors(url, url_setting(settings)):
+            if settings.uses_embedded:
+                engine = create_engine_for(url, settings)
+                try:
+                    await upgrade_to_head(engine)
+                finally:
+                    await engine.dispose()
+            log.info("seeding %s: %d users, %d tickets", safe_url(url), plan.users, plan.tickets)
+            report = await seed(url, plan, show_progress=True, on_phase=lambda phase: log.info("%s", phase))
     log.info(
         "seeded %d users, %d tickets, %d comments, %d tags in %.1fs",
         report.users,
@@ -197,17 +245,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "seed":
             anyio.run(_seed, settings, args)
         else:
-            _serve(settings, args)
-    except SupportDBError as error:
-        sys.stderr.write(f"support-db-mcp: {error}\n")
-        return 1
-    except (SQLAlchemyError, OSError) as error:
-        translated = translate_db_error(error)
-        if translated is None:
-            raise
-        where = settings.embedded_data_dir if settings.uses_embedded else safe_url(settings.async_url)  # type: ignore[arg-type]
-        sys.stderr.write(f"support-db-mcp: {translated} (database: {where})\n")
-        return 1
+            anyio.run(_serve, settings, args)
     except KeyboardInterrupt:
         return 130
+    except Exception as error:  # the top edge: every failure leaves as one or two lines
+        lines = failure_lines(error, settings)
+        sys.stderr.write(f"support-db-mcp: {lines[0]}\n" + "".join(f"  {line}\n" for line in lines[1:]))
+        log.debug("the traceback of that failure:", exc_info=error)
+        return 1
     return 0
+
+
+def _sole_error(error: BaseException) -> BaseException:
+    """The one error inside (nested) exception groups of a single error, as task groups raise them."""
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    return error
+
+
+def failure_lines(error: BaseException, settings: Settings) -> list[str]:
+    """What a failed command prints: what failed (with the URL, never its password) and what to do."""
+    error = _sole_error(error)
+    if isinstance(error, DatabaseConnectError):
+        return error.lines()
+    if isinstance(error, SupportDBError):
+        return [str(error)]
+    translated = translate_db_error(error) if isinstance(error, SQLAlchemyError | OSError) else None
+    if translated is not None:
+        where = settings.embedded_data_dir if settings.uses_embedded else safe_url(settings.async_url)  # type: ignore[arg-type]
+        return [f"{translated} (database: {where})"]
+    first_line = (str(error).strip().splitlines() or [""])[0][:300]
+    return [
+        f"unexpected error: {type(error).__name__}{': ' + first_line if first_line else ''}",
+        "run again with --log-level DEBUG to see the traceback, and report it if it persists",
+    ]

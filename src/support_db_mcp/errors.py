@@ -8,7 +8,7 @@ it as one line.
 
 from __future__ import annotations
 
-import asyncio
+import errno
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +16,7 @@ from enum import StrEnum
 
 import asyncpg
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL
 
 
 class SupportDBError(Exception):
@@ -36,6 +37,26 @@ class ConflictError(InvalidInputError):
 
 class DatabaseUnavailableError(SupportDBError):
     """The database cannot be reached right now; the same call may work later."""
+
+
+class DatabaseConnectError(DatabaseUnavailableError):
+    """The database cannot be connected to as configured (wrong host, port, login or name): retrying
+    will not help until the configuration or the server changes. `problem` says what is wrong,
+    `remedy` what to do; `where` (set by whoever knows it) is the URL tried, without its password."""
+
+    def __init__(self, problem: str, remedy: str, *, where: str | None = None) -> None:
+        self.problem, self.remedy, self.where = problem, remedy, where
+        prefix = f"cannot connect to {where}: " if where else ""
+        super().__init__(f"{prefix}{problem}; {remedy}")
+
+    def at(self, where: str) -> DatabaseConnectError:
+        """The same error, naming the URL that was tried (already stripped of its password)."""
+        return DatabaseConnectError(self.problem, self.remedy, where=where)
+
+    def lines(self) -> list[str]:
+        """For a terminal: what failed and where on the first line, what to do on the second."""
+        prefix = f"cannot connect to {self.where}: " if self.where else ""
+        return [f"{prefix}{self.problem}", self.remedy]
 
 
 class DatabaseBusyError(SupportDBError):
@@ -77,6 +98,7 @@ class SQLState(StrEnum):
     INVALID_AUTHORIZATION = "28000"
     INVALID_PASSWORD = "28P01"
     INVALID_CATALOG_NAME = "3D000"  # database does not exist
+    TOO_MANY_CONNECTIONS = "53300"
     INSUFFICIENT_PRIVILEGE = "42501"
     UNIQUE_VIOLATION = "23505"
     LOCK_NOT_AVAILABLE = "55P03"
@@ -128,8 +150,138 @@ def server_message(error: BaseException) -> str:
     return str(original).split(": ", 1)[-1].splitlines()[0] if str(original) else type(original).__name__
 
 
-def translate_db_error(error: BaseException) -> SupportDBError | None:
-    """Map a driver or SQLAlchemy error onto a domain error, or None when it is a bug of ours."""
+# Where (host:port or unix socket) this process has connected before: a refused or silent
+# connection there means the server went away (it may be restarting), not that the URL is wrong.
+_reached: set[str] = set()
+
+
+def connection_target(url: URL) -> str:
+    """What a URL connects to: `host:port`, or the path of the unix socket."""
+    query_port = url.query.get("port")
+    port = url.port or (query_port if isinstance(query_port, str) else 5432)
+    socket_dir = url.query.get("host")
+    if isinstance(socket_dir, str) and socket_dir.startswith("/"):
+        return f"the socket {socket_dir.rstrip('/')}/.s.PGSQL.{port}"
+    return f"{url.host or 'localhost'}:{port}"
+
+
+def note_reachable(url: URL) -> None:
+    """Record that a connection to `url` worked, so later failures there read as an outage."""
+    _reached.add(connection_target(url))
+
+
+def _was_reachable(url: URL | None) -> bool:
+    return connection_target(url) in _reached if url is not None else bool(_reached)
+
+
+def _url_setting(setting: str | None) -> str:
+    return setting or "the database URL"
+
+
+def _login_failure(
+    state: str | None, error: BaseException, url: URL | None, setting: str | None
+) -> DatabaseConnectError | None:
+    """What PostgreSQL itself said when it refused the connection (its message names the user or
+    the database, never the password)."""
+    said = server_message(error)
+    where = _url_setting(setting)
+    if SQLState.INVALID_PASSWORD.matches(state):
+        user = url.username if url is not None and url.username else None
+        problem = f'password authentication failed for user "{user}"' if user else said
+        return DatabaseConnectError(problem, f"check the user name and password in {where}")
+    if SQLState.INVALID_AUTHORIZATION.matches(state):
+        return DatabaseConnectError(
+            f"the server refused the login: {said}",
+            f"check the user name in {where}, and that the server's pg_hba.conf admits it",
+        )
+    if SQLState.INVALID_CATALOG_NAME.matches(state):
+        name = url.database if url is not None and url.database else None
+        problem = f'database "{name}" does not exist' if name else said
+        create = f"create it (createdb {name})" if name else "create it"
+        return DatabaseConnectError(problem, f"{create} or fix the database name in {where}")
+    return None
+
+
+# OSErrors a connection attempt or a dropped connection raises; any other OSError is not the
+# database's (a missing file of ours, say) and is left for the caller to treat as a bug.
+_NETWORK_ERRNOS = frozenset(
+    {
+        errno.ECONNREFUSED,
+        errno.ENOENT,  # a unix socket path with no socket file: no server there
+        errno.EACCES,  # a unix socket we may not open
+        errno.ECONNRESET,
+        errno.ECONNABORTED,
+        errno.EPIPE,
+        errno.EHOSTUNREACH,
+        errno.ENETUNREACH,
+        errno.EHOSTDOWN,
+        errno.ETIMEDOUT,
+        errno.EADDRNOTAVAIL,
+    }
+)
+
+
+def _is_network_error(error: OSError) -> bool:
+    return (
+        isinstance(error, socket.gaierror | TimeoutError)
+        or error.errno in _NETWORK_ERRNOS
+        or _all_refused(error)
+    )
+
+
+def _all_refused(error: OSError) -> bool:
+    """asyncio's OSError("Multiple exceptions: ...") when every address of a host refused."""
+    return error.errno is None and "Connect call failed" in str(error)
+
+
+def _network_failure(error: BaseException, url: URL | None, setting: str | None) -> SupportDBError | None:
+    """A connection that never reached PostgreSQL: name resolution, refusal, no socket, silence."""
+    network = next((c for c in _chain(error) if isinstance(c, OSError) and _is_network_error(c)), None)
+    if not isinstance(network, OSError):
+        return None
+    target = connection_target(url) if url is not None else None
+    where = _url_setting(setting)
+    if isinstance(network, socket.gaierror):
+        problem = (
+            f'unknown host "{url.host}": the name does not resolve'
+            if url is not None and url.host
+            else "unknown host: the database's host name does not resolve"
+        )
+        return DatabaseConnectError(problem, f"check the host name in {where}")
+    if _was_reachable(url):
+        at = f"at {target} " if target else ""
+        if isinstance(network, TimeoutError):
+            return DatabaseUnavailableError(
+                f"the database {at}did not answer in time (it may be overloaded or restarting); retry shortly"
+            )
+        return DatabaseUnavailableError(
+            f"the database {at}is unavailable (it may be restarting); retry shortly"
+        )
+    if isinstance(network, TimeoutError):
+        return DatabaseConnectError(
+            f"no answer from {target or 'the database server'} within the connection timeout",
+            f"check the host and port in {where}, and that no firewall drops the connection",
+        )
+    if network.errno in (errno.ECONNREFUSED, errno.ENOENT) or _all_refused(network):
+        return DatabaseConnectError(
+            f"nothing is listening at {target or 'the database host and port'} (connection refused)",
+            f"check the host and port in {where}, and that PostgreSQL is running there",
+        )
+    reason = network.strerror or type(network).__name__
+    return DatabaseConnectError(
+        f"cannot reach {target or 'the database server'} ({reason})",
+        f"check the host and port in {where}, and the network between",
+    )
+
+
+def translate_db_error(
+    error: BaseException, *, url: URL | None = None, setting: str | None = None
+) -> SupportDBError | None:
+    """Map a driver or SQLAlchemy error onto a domain error, or None when it is a bug of ours.
+
+    `url` and `setting` (the variable it came from, e.g. "DATABASE_URL"), when the caller knows
+    them, make a connection failure name the host, user or database and the variable to fix.
+    """
     if isinstance(error, SupportDBError):
         return error
     state = sqlstate(error)
@@ -139,14 +291,23 @@ def translate_db_error(error: BaseException) -> SupportDBError | None:
         return QueryTimeoutError(
             "the query took longer than the statement timeout and was cancelled; narrow it"
         )
+    login = _login_failure(state, error, url, setting)
+    if login is not None:
+        return login
+    if SQLState.TOO_MANY_CONNECTIONS.matches(state):
+        return DatabaseUnavailableError(
+            "the database server has no free connection slots (too many connections); retry shortly"
+        )
     if SQLState.CONNECTION_EXCEPTION_CLASS.matches(state) or any(
         s.matches(state) for s in _SERVER_GOING_AWAY
     ):
         return DatabaseUnavailableError("the database is unavailable (it may be restarting); retry shortly")
     if SQLState.READ_ONLY_SQL_TRANSACTION.matches(state):
         return InvalidInputError("this server is read-only here: the database refused to write")
-    connection_errors = (OSError, socket.gaierror, asyncio.TimeoutError, asyncpg.PostgresConnectionError)
-    if any(isinstance(candidate, connection_errors) for candidate in _chain(error)):
+    network = _network_failure(error, url, setting)
+    if network is not None:
+        return network
+    if any(isinstance(candidate, asyncpg.PostgresConnectionError) for candidate in _chain(error)):
         return DatabaseUnavailableError("the database is unavailable (it may be restarting); retry shortly")
     if isinstance(error, sa_exc.TimeoutError):
         return DatabaseUnavailableError("all database connections are busy; retry shortly")

@@ -1,13 +1,11 @@
 """Where pg_trgm exists, migration 0003 adds a trigram index and search_tickets also matches titles
 with typos; where it does not (the embedded server), full-text matching alone.
 
-The pg_trgm side runs on a throw-away cluster of the OS PostgreSQL 15 binaries, whose contrib
-package has pg_trgm (the embedded server's build does not).
+The pg_trgm side runs on the run's throw-away cluster of the OS PostgreSQL 15 (tests/os_cluster.py),
+whose contrib has pg_trgm (the embedded server's build does not).
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import pytest
 from mcp import Client
@@ -24,15 +22,16 @@ from support_db_mcp.server import create_server
 from support_db_mcp.services.provisioning import ensure_database
 from support_db_mcp.services.ticket_search import search_tickets
 from tests.helpers import scalar
-from tests.os_postgres import os_postgres_cluster
+from tests.os_cluster import OSCluster
+from tests.os_packages import require
 from tests.processes import url_text
 
 
 @pytest.fixture(scope="module")
-def contrib_server() -> Iterator[URL]:
-    """A PostgreSQL 15 cluster with contrib, on a unix socket in a temporary folder."""
-    with os_postgres_cluster() as url:
-        yield url
+def contrib_server(os_postgres: OSCluster) -> URL:
+    """The OS PostgreSQL 15 cluster of the run, whose contrib package has pg_trgm."""
+    require("postgresql-15")
+    return os_postgres.socket_url()
 
 
 async def test_with_pg_trgm_the_migration_adds_the_index_and_search_forgives_typos(
@@ -80,6 +79,11 @@ async def test_with_pg_trgm_the_migration_adds_the_index_and_search_forgives_typ
     best = alike.structured_content["tickets"][0]
     assert best["title"] == "Password reset email never arrives"
     assert best["why"]["title_similarity"] > 0.3 and best["score"] > best["why"]["title_similarity"]
+    assert typo.structured_content["note"] is None  # typos are matched here: nothing to explain
+    async with Client(create_server(app_settings)) as client:
+        nothing = await client.call_tool("search_tickets", {"text": "xylophonequartz"})
+    assert nothing.structured_content is not None
+    assert nothing.structured_content["tickets"] == [] and nothing.structured_content["note"] is None
 
 
 async def test_without_pg_trgm_a_typo_finds_nothing_and_no_trigram_index_exists(

@@ -1,6 +1,6 @@
 """With the hypopg extension, a suggested index is tried hypothetically: nothing is built, nothing
-is locked. The embedded PostgreSQL has no hypopg, so this runs on a throw-away cluster of the OS
-PostgreSQL 15 with Debian's postgresql-15-hypopg (tests/os_postgres.py).
+is locked. The embedded PostgreSQL has no hypopg, so this runs on the run's OS PostgreSQL 15
+cluster (tests/os_cluster.py) with Debian's postgresql-15-hypopg, in a database of its own.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from support_db_mcp.explain import EXPLAIN_ROLE, Explainer
 from support_db_mcp.explain.connection import create_explain_engine
 from support_db_mcp.seed import SeedPlan, seed
 from support_db_mcp.server import create_server
-from support_db_mcp.services.provisioning import ensure_database
 from tests.explain.conftest import LIMITS
-from tests.helpers import scalar
-from tests.os_postgres import os_postgres_cluster, skip_without_extension
+from tests.helpers import empty_database, scalar
+from tests.os_cluster import OSCluster
+from tests.os_packages import require
 
 LOW_PRIORITY_NEWEST = "SELECT id FROM tickets WHERE priority = 'low' ORDER BY updated_at DESC LIMIT 10"
 INDEXES = "SELECT count(*) FROM pg_indexes WHERE schemaname = 'public'"
@@ -36,11 +36,9 @@ class HypopgDatabase:
 
 
 @pytest_asyncio.fixture(scope="module")
-async def hypopg_database(settings: Settings) -> AsyncIterator[HypopgDatabase]:
-    skip_without_extension("hypopg", "postgresql-15-hypopg")
-    with os_postgres_cluster() as server:
-        await ensure_database(server, "hypopg_case")
-        url = server.set(database="hypopg_case")
+async def hypopg_database(os_postgres: OSCluster, settings: Settings) -> AsyncIterator[HypopgDatabase]:
+    require("postgresql-15-hypopg")
+    async with empty_database(os_postgres.socket_url(), "support_db_hypopg") as url:
         owner = create_engine_for(url, settings)
         await upgrade_to_head(owner)
         await seed(url, SeedPlan(users=60, tickets=10_000, comments_per_ticket=0, rng_seed=5))

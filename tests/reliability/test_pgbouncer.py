@@ -1,5 +1,5 @@
 """Through a real PgBouncer in transaction pooling mode, where asyncpg's prepared statements break
-unless SUPPORT_DB_PGBOUNCER is set. `.ci/run` installs pgbouncer from the OS packages when missing."""
+unless SUPPORT_DB_PGBOUNCER is set. tests/run.sh installs pgbouncer from the OS packages when missing."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from sqlalchemy.engine import URL
 
 from support_db_mcp.config import Settings
 from support_db_mcp.server import create_server
+from tests.os_packages import require
 from tests.processes import free_port
 from tests.reliability.conftest import ScratchFactory
 
@@ -39,7 +40,7 @@ def _run_as(url: URL) -> str | None:
 @pytest.fixture
 def pgbouncer(server_url: URL, tmp_path: Path) -> Iterator[tuple[str, int]]:
     """A PgBouncer in transaction mode on a free loopback port, in front of the test server."""
-    assert Path(PGBOUNCER).exists(), "pgbouncer is not installed: `apt-get install pgbouncer` (.ci/run does)"
+    require("pgbouncer")
     port = free_port()
     socket_dir = server_url.query.get("host")
     backend = f"host={socket_dir}" if isinstance(socket_dir, str) else f"host={server_url.host}"

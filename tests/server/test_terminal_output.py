@@ -78,5 +78,11 @@ def test_stdout_holds_only_protocol_messages_and_the_terminal_gets_connection_he
     os.close(primary)
     said = terminal.decode(errors="replace")
     assert f"database: {tmp_path.resolve()}" in said
-    assert "inspector@0.15.0 --cli" in said and "claude_desktop_config.json" in said
+    # the README's command (the installed script), keeping this server's data folder
+    script = str(Path(sys.executable).with_name("support-db-mcp"))
+    assert f"inspector@0.15.0 --cli {script} --data-dir {tmp_path.resolve()} --method tools/list" in said
+    config = json.loads(said.split("claude_desktop_config.json): ", 1)[1].splitlines()[0])
+    assert config == {
+        "mcpServers": {"support-db": {"command": script, "args": ["--data-dir", str(tmp_path.resolve())]}}
+    }
     assert "INFO" not in said  # the banner says where the data is; the log shows warnings only

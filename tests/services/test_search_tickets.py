@@ -90,7 +90,27 @@ async def test_free_text_matches_word_stems_in_title_or_description(
 
 async def test_free_text_that_matches_nothing_returns_an_empty_last_page(session: AsyncSession) -> None:
     result = await search_tickets(session, search=TicketSearch(text="xylophonequartz"))
-    assert result.tickets == [] and result.next_cursor is None and result.note is None
+    assert result.tickets == [] and result.next_cursor is None
+
+
+async def test_without_pg_trgm_a_text_search_that_finds_nothing_says_typos_need_it_and_how_to_get_it(
+    session: AsyncSession,
+) -> None:
+    """The test database is the embedded PostgreSQL, which has no pg_trgm (tests/db/test_trigram.py)."""
+    result = await search_tickets(session, search=TicketSearch(text="passwrd"))
+
+    assert result.tickets == [] and result.note is not None
+    assert result.note.startswith("No ticket matches 'passwrd'.")
+    assert (
+        "typo-tolerant matching needs PostgreSQL's pg_trgm extension, which this database lacks"
+        in result.note
+    )
+    assert "CREATE EXTENSION pg_trgm;" in result.note and "restart the server" in result.note
+
+
+async def test_a_search_that_finds_nothing_without_text_has_no_typo_note(session: AsyncSession) -> None:
+    result = await search_tickets(session, search=TicketSearch(assignee_id=999_999))
+    assert result.tickets == [] and result.note is None
 
 
 async def test_date_range_is_inclusive_after_and_exclusive_before(

@@ -91,8 +91,12 @@ def at_most(high: int) -> AfterValidator:
 
 
 def listify(value: Any) -> Any:
-    """Accept a single value where a list is expected: status="open" means ["open"]."""
-    if isinstance(value, str | StrEnum):
+    """Accept a single value where a list is expected: status="open" means ["open"], params=7 [7].
+
+    A command-line client (the MCP Inspector's `--tool-arg status=open`) sends one value as a bare
+    string or number; a list stays a list, and anything else is left for the field to refuse.
+    """
+    if isinstance(value, str | StrEnum | int | float):  # bool is an int
         return [value]
     return value
 

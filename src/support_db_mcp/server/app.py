@@ -10,21 +10,19 @@ from dataclasses import dataclass
 from mcp.server.mcpserver import MCPServer
 
 from support_db_mcp import __version__
-from support_db_mcp.bootstrap import adopt_installation, explain_url_for, open_database
+from support_db_mcp.bootstrap import Service, open_service, serving
 from support_db_mcp.config import Settings
 from support_db_mcp.db import Database
 from support_db_mcp.explain import Explainer
 from support_db_mcp.server import completions, prompts, resources
 from support_db_mcp.server.tools import tools
-from support_db_mcp.services.actors import Actor, check_acting_users
+from support_db_mcp.services.actors import Actor
 from support_db_mcp.services.operations import selected
 
 log = logging.getLogger(__name__)
 
 # What every client is told about the server when it connects (the MCP `instructions`).
 INSTRUCTIONS_FILE = "server_instructions.md"
-
-
 DESCRIPTION = "Search, read, create, update and comment on support tickets in a live PostgreSQL database."
 
 
@@ -36,53 +34,32 @@ class AppState:
     actor: Actor | None = None  # who writes are done for when a request names no one (SUPPORT_DB_ACTOR)
 
 
-async def serving(database: Database, settings: Settings) -> tuple[Database, Actor | None]:
-    """The database as the server uses it, and its acting user.
-
-    Read-only mode makes PostgreSQL refuse writes on the write sessions too (no write tool is
-    listed, and nothing could write through one anyway). Every user the configuration acts for
-    must exist: a typo in SUPPORT_DB_ACTOR or a token file stops the start, not the first write.
-    """
-    served = database.refusing_writes() if settings.read_only else database
-    await adopt_installation(served, settings)
-    acting = settings.acting_users()
-    if acting:
-        async with served.read() as session:
-            await check_acting_users(session, acting)
-    if settings.read_only:
-        log.info("read-only: no write tool is served, and the database refuses writes")
-    actor = Actor(settings.actor, "SUPPORT_DB_ACTOR") if settings.actor is not None else None
-    if actor is not None:
-        log.info("acting for %s", actor)
-    return served, actor
-
-
 def create_server(
-    settings: Settings | None = None, *, database: Database | None = None, explainer: Explainer | None = None
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    explainer: Explainer | None = None,
+    service: Service | None = None,
 ) -> MCPServer:
-    """Build the server. With `database` (and `explainer`), use them as they are (tests); otherwise
-    open the configured database, and an explain engine for the read-only explain role. The tools
-    listed follow SUPPORT_DB_TOOLS and SUPPORT_DB_READ_ONLY (a wrong tool name stops here)."""
+    """Build the server. With `service` (opened by the command line before the transport starts, so
+    a failed start is reported at once), serve from it; with `database` (and `explainer`), use them
+    as they are (tests); otherwise each connection's lifespan opens the configured database. The
+    tools listed follow SUPPORT_DB_TOOLS and SUPPORT_DB_READ_ONLY (a wrong tool name stops here)."""
 
     configured = settings or Settings()
     operations = selected(configured.tools, read_only=configured.read_only)
 
     @asynccontextmanager
     async def lifespan(server: MCPServer) -> AsyncIterator[AppState]:
+        if service is not None:
+            yield AppState(service.database, service.source, explainer=service.explainer, actor=service.actor)
+            return
         if database is not None:
             served, actor = await serving(database, configured)
             yield AppState(served, "a database provided by the caller", explainer=explainer, actor=actor)
             return
-        async with open_database(configured) as opened:
-            served, actor = await serving(opened.database, configured)
-            log.info("serving the support desk from %s", opened.source)
-            explain = Explainer.for_url(
-                explain_url_for(configured, opened.url), owner=opened.database.engine, settings=configured
-            )
-            try:
-                yield AppState(served, opened.source, explainer=explain, actor=actor)
-            finally:
-                await explain.dispose()
+        async with open_service(configured) as opened:
+            yield AppState(opened.database, opened.source, explainer=opened.explainer, actor=opened.actor)
 
     mcp = MCPServer(
         "support-db-mcp",

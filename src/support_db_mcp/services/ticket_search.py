@@ -39,6 +39,17 @@ from support_db_mcp.services.ticket_rows import (
     tickets_table,
 )
 
+# Why a text search found nothing where typos cannot match, and how to get typo matching (the
+# migration creates pg_trgm where it exists; a database migrated without it needs the two statements).
+NO_TYPO_MATCHING = (
+    "No ticket matches {text!r}. Words match by their English stems, so a misspelt word finds nothing "
+    "here: typo-tolerant matching needs PostgreSQL's pg_trgm extension, which this database lacks (the "
+    "embedded one has none). Check the spelling. To get typo matching, use a PostgreSQL with the contrib "
+    "extensions as DATABASE_URL and run there `CREATE EXTENSION pg_trgm; CREATE INDEX "
+    "ix_tickets_title_trgm ON tickets USING gin (title gin_trgm_ops);` (or `support-db-mcp migrate` on a "
+    "new database), then restart the server."
+)
+
 
 def text_match(text: str | ColumnElement[str]) -> ColumnElement[bool]:
     """Full-text match over title and description, served by the GIN index on search_vector."""
@@ -165,6 +176,8 @@ async def search_tickets(session: AsyncSession, *, search: TicketSearch) -> Sear
             f"Showing {len(tickets)} tickets; more match. Call search_tickets again with the same "
             "filters and cursor=next_cursor for the next page."
         )
+    elif not tickets and search.text and search.cursor is None and not facts.trigram_titles:
+        note = NO_TYPO_MATCHING.format(text=search.text)
     return SearchTicketsResult(
         tickets=tickets, next_cursor=next_cursor, note=note, sql_statements=statements.count
     )
