@@ -150,7 +150,7 @@ def test_log_level_info_shows_the_server_s_own_lines_but_never_alembic_s(tmp_pat
     _exchange(process, INITIALIZE, PROMPT_WITHOUT_ARGUMENT)
     stderr = _finish(process)
 
-    assert "INFO support_db_mcp.server.app: serving the support desk from embedded PostgreSQL" in stderr
+    assert "INFO support_db_mcp.bootstrap: serving the support desk from embedded PostgreSQL" in stderr
     assert "first start: seeded 10 users, 30 tickets" in stderr
     assert "alembic" not in stderr and "Context impl" not in stderr
     assert "Traceback" not in stderr and "ERROR" not in stderr

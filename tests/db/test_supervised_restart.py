@@ -48,7 +48,7 @@ async def test_after_sigkill_the_postmaster_is_restarted_and_the_next_calls_succ
         assert service.embedded is not None
         async with Client(create_server(small_embedded(tmp_path), service=service)) as client:
             created = await client.call_tool(
-                "create_ticket", {"title": "before the crash", "description": "committed", "creator": 1}
+                "create_ticket", {"title": "before the crash", "description": "committed", "creator": "1"}
             )
             assert created.structured_content is not None, created.content
             number = created.structured_content["ticket"]["number"]
@@ -72,7 +72,7 @@ async def test_after_sigkill_the_postmaster_is_restarted_and_the_next_calls_succ
                 assert postmaster_pid(tmp_path / "pgdata") not in (None, killed)
                 print(f"\nkill {kill}: the next call succeeded {recovered:.2f}s after SIGKILL")
             written = await client.call_tool(
-                "create_ticket", {"title": "after the crash", "description": "d", "creator": 1}
+                "create_ticket", {"title": "after the crash", "description": "d", "creator": "1"}
             )
             assert written.is_error is False
 
@@ -127,14 +127,14 @@ async def test_two_servers_sharing_a_data_directory_both_recover_from_a_killed_p
             Client(stdio_client(params, errlog=stderr.writer)) as two,
         ):
             for client in (one, two):
-                assert (await client.call_tool("get_ticket", {"ticket": 1})).is_error is False
+                assert (await client.call_tool("get_ticket", {"ticket": "1"})).is_error is False
 
             killed = kill_postmaster(tmp_path)
             line = await anyio.to_thread.run_sync(stderr.wait_for, RESTARTED, RESTART_TIMEOUT_S)
             assert f"(pid {killed}) died" in line
 
             for client in (one, two):
-                again = await client.call_tool("get_ticket", {"ticket": 1})
+                again = await client.call_tool("get_ticket", {"ticket": "1"})
                 assert again.is_error is False, again.content
             running = postmaster_pid(tmp_path / "pgdata")
             assert running is not None and running != killed

@@ -1,5 +1,5 @@
-"""One value where a list is expected, as a command-line client sends it (the MCP Inspector's
-`--tool-arg status=open tags=billing`): every list input of every tool takes it as a one-item list."""
+"""Inputs that take several values take them as one text, as a command-line client sends it (the
+MCP Inspector's `--tool-arg status=open tags=billing`): one value, or several separated by commas."""
 
 from __future__ import annotations
 
@@ -8,19 +8,8 @@ from typing import Any
 from mcp import Client
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from support_db_mcp.schemas.json_schema import input_schema
 from support_db_mcp.services.operations import CATALOG
 from tests.helpers import scalar
-
-
-def list_inputs() -> list[tuple[str, str]]:
-    """(tool, argument) for every argument published as an array."""
-    found = []
-    for operation in CATALOG.values():
-        for name, schema in input_schema(operation.inputs)["properties"].items():
-            if schema.get("type") == "array":
-                found.append((operation.name, name))
-    return found
 
 
 async def structured(client: Client, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -30,36 +19,40 @@ async def structured(client: Client, tool: str, arguments: dict[str, Any]) -> di
     return result.structured_content
 
 
-def test_the_list_inputs_are_the_ones_these_tests_cover() -> None:
-    assert sorted(list_inputs()) == [
-        ("create_ticket", "tags"),
-        ("explain_query", "params"),
-        ("search_tickets", "priority"),
-        ("search_tickets", "status"),
-    ]
+def test_only_explain_query_params_is_published_as_an_array() -> None:
+    """A form renders an array as a JSON editor: every list of names is a text field instead."""
+    arrays = sorted(
+        (operation.name, name)
+        for operation in CATALOG.values()
+        for name, schema in operation.input_schema["properties"].items()
+        if schema.get("type") == "array"
+    )
+    assert arrays == [("explain_query", "params")]
 
 
-async def test_search_takes_a_single_status_and_priority_as_a_one_item_list(client: Client) -> None:
+async def test_search_takes_one_status_or_several_separated_by_commas(client: Client) -> None:
     async with client:
         single = await structured(
             client, "search_tickets", {"status": "open", "priority": "high", "limit": 10}
         )
-        listed = await structured(
-            client, "search_tickets", {"status": ["open"], "priority": ["high"], "limit": 10}
+        several = await structured(
+            client, "search_tickets", {"status": "open, in_progress", "priority": "high", "limit": 50}
         )
 
-    assert single["tickets"] and single["tickets"] == listed["tickets"]
+    assert single["tickets"]
     assert {(t["status"], t["priority"]) for t in single["tickets"]} == {("open", "high")}
+    assert {t["status"] for t in several["tickets"]} == {"open", "in_progress"}
 
 
-async def test_create_takes_a_single_tag_as_a_one_item_list(
-    client: Client, connection: AsyncConnection
-) -> None:
+async def test_create_takes_one_tag_as_text(client: Client, connection: AsyncConnection) -> None:
+    creator = await scalar(
+        connection, "SELECT email FROM users WHERE role = 'customer' AND is_active LIMIT 1"
+    )
     async with client:
         created = await structured(
             client,
             "create_ticket",
-            {"title": "One tag", "description": "from a command line", "creator": 1, "tags": "billing"},
+            {"title": "One tag", "description": "from a command line", "creator": creator, "tags": "billing"},
         )
 
     assert created["ticket"]["tags"] == ["billing"]

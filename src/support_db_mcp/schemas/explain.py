@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, Field
 
 from support_db_mcp.schemas.base import ToolInput
-from support_db_mcp.schemas.fields import CleanText, listify
+from support_db_mcp.schemas.fields import CleanText
 
 MAX_SQL_CHARS = 20_000
 MAX_PARAMS = 100
@@ -27,7 +27,6 @@ class ExplainRequest(ToolInput):
     ] = None
     params: Annotated[
         list[Any] | None,
-        BeforeValidator(listify),
         Field(
             max_length=MAX_PARAMS,
             description="Values of $1..$n in order (strings, numbers, booleans, null or lists); each is "

@@ -91,12 +91,8 @@ def at_most(high: int) -> AfterValidator:
 
 
 def listify(value: Any) -> Any:
-    """Accept a single value where a list is expected: status="open" means ["open"], params=7 [7].
-
-    A command-line client (the MCP Inspector's `--tool-arg status=open`) sends one value as a bare
-    string or number; a list stays a list, and anything else is left for the field to refuse.
-    """
-    if isinstance(value, str | StrEnum | int | float):  # bool is an int
+    """Accept a single value where a list is expected: status="open" means ["open"]."""
+    if isinstance(value, str | StrEnum):
         return [value]
     return value
 
