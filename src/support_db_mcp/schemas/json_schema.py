@@ -92,8 +92,22 @@ def input_schema(model: type[BaseModel]) -> dict[str, Any]:
     return schema
 
 
+def _ref_alone(node: Any) -> Any:
+    """`{$ref, description}` -> `{allOf: [{$ref}], description}`: a `$ref` stands alone, since
+    draft-07 tools ignore the keywords beside one (pydantic puts a field's description there)."""
+    if isinstance(node, list):
+        return [_ref_alone(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    cleaned = {key: _ref_alone(value) for key, value in node.items()}
+    if "$ref" in cleaned and len(cleaned) > 1:
+        siblings = {key: value for key, value in cleaned.items() if key != "$ref"}
+        return {"allOf": [{"$ref": cleaned["$ref"]}], **siblings}
+    return cleaned
+
+
 def output_schema(model: type[BaseModel]) -> dict[str, Any]:
     """The published output schema: pydantic's, without titles, formats and defaults (kept lean: a
-    client validates every result against it)."""
-    schema: dict[str, Any] = _strip(model.model_json_schema(), _DROPPED_FROM_OUTPUTS)
+    client validates every result against it), each `$ref` on its own."""
+    schema: dict[str, Any] = _ref_alone(_strip(model.model_json_schema(), _DROPPED_FROM_OUTPUTS))
     return schema
