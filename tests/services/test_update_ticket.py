@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from support_db_mcp.db.statements import count_statements
 from support_db_mcp.errors import ConflictError, InvalidInputError, NotFoundError
 from support_db_mcp.schemas.base import describe_validation_error
 from support_db_mcp.schemas.fields import TicketRef
@@ -280,11 +281,9 @@ async def test_a_request_id_reused_with_other_changes_is_refused_and_names_the_t
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({}, "nothing to change: give at least one of status, priority, assignee_id, title, add_tags"),
         ({"status": "pending"}, "unknown status 'pending'; expected one of: open, in_progress, resolved"),
         ({"priority": "p1"}, "unknown priority 'p1'"),
-        ({"title": " "}, "title must be 1 to 200 characters long, got 0"),
-        ({"add_tags": ["x"], "remove_tags": ["X"]}, "tags both added and removed: x"),
+        ({"title": "x" * 201}, "title must be 1 to 200 characters long, got 201"),
         (
             {"assignee_id": "someone"},
             "assignee_id must be a user id like 7, 'me' (the acting user) or 'none'",
@@ -299,3 +298,25 @@ def test_bad_update_arguments_are_refused_with_a_readable_reason(
     with pytest.raises(ValidationError) as raised:
         change(ticket=1, **fields)
     assert message in describe_validation_error(raised.value, TicketChange)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({}, "nothing to change: give at least one of status, priority, assignee_id, title, add_tags"),
+        # blank text for an optional argument means it was left out: a cleared form field changes nothing
+        ({"title": " ", "add_tags": "", "actor": "x@example.com"}, "nothing to change: give at least one"),
+        ({"add_tags": "x", "remove_tags": "X"}, "tags both added and removed: x"),
+    ],
+)
+async def test_arguments_that_do_not_go_together_are_refused_when_it_runs_before_any_sql(
+    session: AsyncSession, connection: AsyncConnection, fields: dict[str, Any], message: str
+) -> None:
+    ticket = await an_open_ticket(connection)
+    agent = await _agent(connection)
+    parsed = change(ticket=ticket["number"], **fields)  # each argument alone is well formed
+    before = await row_counts(connection)
+    with count_statements() as statements, pytest.raises(InvalidInputError) as raised:
+        await update_ticket(session, change=parsed, actor=agent)
+    assert message in str(raised.value)
+    assert statements.count == 0 and await row_counts(connection) == before

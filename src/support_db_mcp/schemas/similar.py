@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, Field
 
 from support_db_mcp.schemas.base import CUSTOMER_TEXT, ToolInput
 from support_db_mcp.schemas.fields import CleanText, Status, TicketKey, between, listify, sized
@@ -50,11 +50,10 @@ class SimilarSearch(ToolInput):
         Field(description="Only tickets with one of these statuses.", examples=[["open", "in_progress"]]),
     ] = None
 
-    @model_validator(mode="after")
-    def _one_of_ticket_or_text(self) -> SimilarSearch:
+    def across_arguments(self) -> str | None:
         if (self.ticket is None) == (self.text is None):
-            raise ValueError("give either ticket (to find tickets like it) or text, not both or neither")
-        return self
+            return "give either ticket (to find tickets like it) or text, not both or neither"
+        return None
 
 
 class MatchReason(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
 from support_db_mcp.schemas.base import ToolInput
 from support_db_mcp.schemas.fields import (
@@ -85,14 +85,13 @@ class TicketChange(ToolInput):
     ] = None
     request_id: RequestId = None
 
-    @model_validator(mode="after")
-    def _changes_something(self) -> TicketChange:
+    def across_arguments(self) -> str | None:
         if not any(name in self.model_fields_set for name in CHANGES):
-            raise ValueError(f"nothing to change: give at least one of {', '.join(CHANGES)}")
+            return f"nothing to change: give at least one of {', '.join(CHANGES)}"
         both = sorted(set(self.add_tags) & set(self.remove_tags))
         if both:
-            raise ValueError(f"tags both added and removed: {', '.join(both)}; give each in one list only")
-        return self
+            return f"tags both added and removed: {', '.join(both)}; give each in one list only"
+        return None
 
     @property
     def changes_assignee(self) -> bool:
