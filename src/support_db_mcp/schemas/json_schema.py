@@ -61,7 +61,7 @@ def _strip(node: Any, dropped: tuple[str, ...] = _DROPPED) -> Any:
 
 def _without_null(prop: dict[str, Any]) -> dict[str, Any]:
     """An optional property as published: `anyOf: [T, {type: null}]` -> T (keeping the outer
-    description, examples and default), and a text pattern that also admits blank text."""
+    description, examples and default), and text that may also be blank (left out)."""
     branches = prop.get("anyOf")
     if isinstance(branches, list):
         kept = [branch for branch in branches if branch != {"type": "null"}]
@@ -70,8 +70,12 @@ def _without_null(prop: dict[str, Any]) -> dict[str, Any]:
             prop = {**kept[0], **outer}
     if prop.get("default", ...) is None:
         del prop["default"]
-    if prop.get("type") == "string" and "pattern" in prop and "enum" not in prop:
-        prop["pattern"] = or_blank(prop["pattern"])
+    if prop.get("type") == "string" and "enum" not in prop:
+        if "pattern" in prop:
+            prop["pattern"] = or_blank(prop["pattern"])
+        if prop.get("minLength") == 1:
+            # "" is blank, which means left out; a value that is there has 1 character or more anyway
+            del prop["minLength"]
     return prop
 
 
