@@ -162,17 +162,22 @@ async def test_a_ticket_cannot_get_more_than_ten_tags(
         )
 
 
-async def test_unassigning_with_null_or_none_clears_the_assignee(
+async def test_unassigning_with_none_clears_the_assignee_and_null_is_refused_saying_so(
     session: AsyncSession, connection: AsyncConnection
 ) -> None:
     ticket = await first_row(connection, "SELECT * FROM tickets WHERE assignee_id IS NOT NULL LIMIT 1")
     result = await update_ticket(
-        session, change=change(ticket=ticket["id"], assignee_id=None), actor=await _agent(connection)
+        session, change=change(ticket=str(ticket["id"]), assignee_id=" None "), actor=await _agent(connection)
     )
     assert result.ticket.assignee is None and [c.field for c in result.changes] == ["assignee"]
     assert result.changes[0].to is None
     assert await scalar(connection, "SELECT assignee_id FROM tickets WHERE id = :id", id=ticket["id"]) is None
-    assert change(ticket=1, assignee_id="none").assignee_id is None
+    # null reads as "left out" (keep the assignee) to many clients, so it is no way to unassign
+    with pytest.raises(ValidationError) as raised:
+        change(ticket=1, assignee_id=None)
+    assert describe_validation_error(raised.value, TicketChange) == (
+        "assignee_id cannot be null: send 'none' for no assignee, or leave it out"
+    )
 
 
 @pytest.mark.parametrize(
@@ -286,7 +291,7 @@ async def test_a_request_id_reused_with_other_changes_is_refused_and_names_the_t
         ({"title": "x" * 201}, "title must be 1 to 200 characters long, got 201"),
         (
             {"assignee_id": "someone"},
-            "assignee_id must be a user id like 7, 'me' (the acting user) or 'none'",
+            "assignee_id must be a user id like '7', 'me' (the acting user) or 'none'",
         ),
         ({"expected_updated_at": "yesterday"}, "expected_updated_at must be a date or time"),
         ({"status": "open", "staus": "x"}, "unknown argument 'staus'; did you mean 'status'?"),
