@@ -139,7 +139,7 @@ def read_cases(inputs: CaseInputs, page: int) -> list[Case]:
             "8_similar_to_a_ticket",
             "find_similar_tickets: the 5 closest to a ticket",
             "find_similar_tickets",
-            {"ticket": inputs.long_ticket, "limit": 5},
+            {"ticket": str(inputs.long_ticket), "limit": 5},
             True,
             False,
         ),

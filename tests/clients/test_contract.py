@@ -57,8 +57,24 @@ ACCEPTED: list[tuple[str, dict[str, Any]]] = [
     ("get_ticket", {"ticket": " 0042 "}),
     ("create_ticket", NEW),
     ("create_ticket", NEW | {"creator": "Ana@Example.com", "tags": "Billing, vip", "priority": "urgent"}),
-    ("create_ticket", NEW | {"tags": "", "request_id": "", "assignee_id": 7}),
-    ("create_ticket", NEW | {"request_id": "3f2c9a1e-7b4d-4e8a-9c1f-2d6b8e0a5c37"}),
+    ("create_ticket", NEW | {"tags": "", "request_id": "", "assignee_id": "7"}),
+    ("create_ticket", NEW | {"request_id": "3f2c9a1e-7b4d-4e8a-9c1f-2d6b8e0a5c37", "assignee_id": "me"}),
+    ("create_ticket", NEW | {"creator_name": "", "assignee_id": "none"}),  # cleared; nobody
+    ("update_ticket", {"ticket": "TCK-000123", "status": "in_progress", "assignee_id": "Me"}),
+    ("update_ticket", {"ticket": "123", "assignee_id": " none\n", "add_tags": "vip, Refund"}),
+    ("update_ticket", {"ticket": "123", "remove_tags": "billing", "expected_updated_at": "2026-01-31"}),
+    (
+        "update_ticket",
+        {"ticket": "123", "priority": "low", "expected_updated_at": "2026-12-02T10:00:00.123456Z"},
+    ),
+    ("update_ticket", {"ticket": "123", "title": "", "status": "closed", "actor": "42"}),  # blank title: kept
+    ("update_ticket", {"ticket": "123"}),  # "nothing to change" is the service's (a rule across arguments)
+    (
+        "add_comment",
+        {"ticket": "TCK-000123", "body": "Thanks!", "author": "ana@example.com", "internal": True},
+    ),
+    ("find_similar_tickets", {"ticket": "123", "status": "open, in_progress", "limit": 3}),
+    ("find_similar_tickets", {"text": "Refund not received", "ticket": ""}),
     ("explain_query", {"tool": "search_tickets", "arguments": {"status": "open"}}),
     ("explain_query", {"sql": "SELECT 1", "params": [1, "a", None, [1]], "analyze": False}),
 ]
@@ -102,6 +118,32 @@ REFUSED: list[tuple[str, dict[str, Any], str]] = [
     ),
     ("create_ticket", NEW | {"priority": None}, "priority cannot be null"),
     ("create_ticket", NEW | {"request_id": "has space"}, "request_id 'has space' is not valid"),
+    ("create_ticket", NEW | {"assignee_id": 7}, "assignee_id must be text, e.g. '7'; got 7"),
+    (
+        "update_ticket",
+        {"ticket": "123", "assignee_id": None},
+        "assignee_id cannot be null: send 'none' for no assignee, or leave it out",
+    ),
+    ("update_ticket", {"ticket": "123", "assignee_id": "nobody"}, "must be a user id like '7', 'me'"),
+    ("update_ticket", {"ticket": 123, "status": "closed"}, "ticket must be text, e.g. '123'; got 123"),
+    ("update_ticket", {"ticket": "1", "add_tags": ["vip"]}, "add_tags must be text, e.g. 'vip, refund'"),
+    (
+        "update_ticket",
+        {"ticket": "1", "remove_tags": ["vip"]},
+        "remove_tags must be text, e.g. 'billing, vip'",
+    ),
+    ("update_ticket", {"ticket": "1", "status": ""}, "unknown status ''; expected one of"),
+    ("update_ticket", {"ticket": "1", "title": "x" * 201}, "title must be 1 to 200 characters long, got 201"),
+    ("update_ticket", {"ticket": "1", "expected_updated_at": "now"}, "expected_updated_at must be a date"),
+    ("update_ticket", {"ticket": "1", "status": "open", "actor": 2}, "actor must be text"),
+    ("add_comment", {"ticket": "1", "body": "hi", "author": 2}, "author must be text"),
+    ("add_comment", {"ticket": "1", "body": "hi", "internal": "true"}, "internal must be true or false"),
+    (
+        "find_similar_tickets",
+        {"text": "x", "status": ["open"]},
+        "status must be text, e.g. 'open, in_progress'",
+    ),
+    ("find_similar_tickets", {"ticket": 1}, "ticket must be text, e.g. '123'; got 1"),
     ("explain_query", {"tool": "create_ticket"}, "unknown tool 'create_ticket'; expected one of"),
     (
         "explain_query",

@@ -35,6 +35,10 @@ QUOTED = [
     ("get_ticket", "ticket", "123"),
     ("get_ticket", "ticket", "TCK-000123"),
     ("create_ticket", "creator", "42"),
+    ("update_ticket", "assignee_id", "me"),
+    ("update_ticket", "assignee_id", "none"),
+    ("update_ticket", "add_tags", "vip, refund"),
+    ("find_similar_tickets", "status", "open, in_progress"),
 ]
 
 

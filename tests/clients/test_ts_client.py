@@ -25,6 +25,17 @@ TYPED = {
             "request_id": "ts-1",
         }
     ],
+    "update_ticket": [
+        {
+            "ticket": "TCK-000002",
+            "status": "in_progress",
+            "assignee_id": "none",
+            "add_tags": "ts, client",
+            "expected_updated_at": "",
+            "actor": "2",
+        }
+    ],
+    "find_similar_tickets": [{"text": "refund not received", "status": "open, in_progress", "ticket": ""}],
 }
 
 

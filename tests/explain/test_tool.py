@@ -139,6 +139,11 @@ async def test_wrong_combinations_and_arguments_are_refused_with_what_to_do(expl
         ({"tool": "search_tickets", "arguments": {"status": "pending"}}, "unknown status 'pending'"),
         ({"tool": "get_ticket", "arguments": {}}, "ticket is required"),
         (
+            {"tool": "find_similar_tickets", "arguments": {"limit": 3}},
+            "find_similar_tickets sent no SQL with these arguments, so there is nothing to explain: give "
+            "either ticket (to find tickets like it) or text",
+        ),
+        (
             {"tool": "create_ticket", "arguments": {}},
             "unknown tool 'create_ticket'; expected one of: search_tickets, get_ticket",
         ),

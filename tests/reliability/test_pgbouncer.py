@@ -135,13 +135,13 @@ async def test_every_tool_works_through_pgbouncer_in_transaction_mode(
             for tool, arguments in (
                 (
                     "update_ticket",
-                    {"ticket": number, "status": "in_progress", "actor": 2, "request_id": number},
+                    {"ticket": number, "status": "in_progress", "actor": "2", "request_id": number},
                 ),
                 (
                     "update_ticket",
-                    {"ticket": number, "status": "in_progress", "actor": 2, "request_id": number},
+                    {"ticket": number, "status": "in_progress", "actor": "2", "request_id": number},
                 ),
-                ("add_comment", {"ticket": number, "body": "through pgbouncer", "author": 2}),
+                ("add_comment", {"ticket": number, "body": "through pgbouncer", "author": "2"}),
                 ("find_similar_tickets", {"ticket": number, "limit": 3}),
             ):
                 result = await client.call_tool(tool, arguments)

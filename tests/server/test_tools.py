@@ -232,7 +232,7 @@ async def test_assigning_to_a_customer_is_refused_and_the_new_tag_is_not_left_be
                 "title": "t",
                 "description": "d",
                 "creator": str(customer),
-                "assignee_id": customer,
+                "assignee_id": str(customer),
                 "tags": "fresh-tag",
             },
         )

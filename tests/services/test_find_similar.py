@@ -8,7 +8,8 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from support_db_mcp.errors import NotFoundError
+from support_db_mcp.db.statements import count_statements
+from support_db_mcp.errors import InvalidInputError, NotFoundError
 from support_db_mcp.schemas.base import describe_validation_error
 from support_db_mcp.schemas.similar import SimilarSearch
 from support_db_mcp.schemas.tickets import NewTicket
@@ -102,8 +103,6 @@ def test_rare_stems_match_alone_and_common_title_stems_only_in_pairs_within_titl
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({}, "give either ticket (to find tickets like it) or text, not both or neither"),
-        ({"ticket": 1, "text": "x"}, "give either ticket"),
         ({"text": "x", "limit": 21}, "limit must be between 1 and 20, got 21"),
         ({"text": "x" * 2_001}, "text must be 1 to 2,000 characters long, got 2,001"),
         ({"text": "x", "status": "pending"}, "unknown status 'pending'"),
@@ -115,3 +114,18 @@ def test_bad_similar_arguments_are_refused_with_a_readable_reason(
     with pytest.raises(ValidationError) as raised:
         similar(**fields)
     assert message in describe_validation_error(raised.value, SimilarSearch)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{}, {"limit": 3}, {"ticket": "1", "text": "x"}, {"ticket": " ", "text": ""}],
+    ids=["neither", "only-a-limit", "both", "both-blank"],
+)
+async def test_a_search_without_exactly_one_of_ticket_or_text_is_refused_when_it_runs_before_any_sql(
+    session: AsyncSession, fields: dict[str, Any]
+) -> None:
+    search = similar(**fields)  # each argument alone is well formed
+    with count_statements() as statements, pytest.raises(InvalidInputError) as raised:
+        await find_similar_tickets(session, search=search)
+    assert str(raised.value) == "give either ticket (to find tickets like it) or text, not both or neither"
+    assert statements.count == 0

@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from support_db_mcp.db.statements import count_statements
 from support_db_mcp.errors import ConflictError, InvalidInputError, NotFoundError
 from support_db_mcp.schemas.base import describe_validation_error
 from support_db_mcp.schemas.fields import TicketRef
@@ -161,17 +162,22 @@ async def test_a_ticket_cannot_get_more_than_ten_tags(
         )
 
 
-async def test_unassigning_with_null_or_none_clears_the_assignee(
+async def test_unassigning_with_none_clears_the_assignee_and_null_is_refused_saying_so(
     session: AsyncSession, connection: AsyncConnection
 ) -> None:
     ticket = await first_row(connection, "SELECT * FROM tickets WHERE assignee_id IS NOT NULL LIMIT 1")
     result = await update_ticket(
-        session, change=change(ticket=ticket["id"], assignee_id=None), actor=await _agent(connection)
+        session, change=change(ticket=str(ticket["id"]), assignee_id=" None "), actor=await _agent(connection)
     )
     assert result.ticket.assignee is None and [c.field for c in result.changes] == ["assignee"]
     assert result.changes[0].to is None
     assert await scalar(connection, "SELECT assignee_id FROM tickets WHERE id = :id", id=ticket["id"]) is None
-    assert change(ticket=1, assignee_id="none").assignee_id is None
+    # null reads as "left out" (keep the assignee) to many clients, so it is no way to unassign
+    with pytest.raises(ValidationError) as raised:
+        change(ticket=1, assignee_id=None)
+    assert describe_validation_error(raised.value, TicketChange) == (
+        "assignee_id cannot be null: send 'none' for no assignee, or leave it out"
+    )
 
 
 @pytest.mark.parametrize(
@@ -280,14 +286,12 @@ async def test_a_request_id_reused_with_other_changes_is_refused_and_names_the_t
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({}, "nothing to change: give at least one of status, priority, assignee_id, title, add_tags"),
         ({"status": "pending"}, "unknown status 'pending'; expected one of: open, in_progress, resolved"),
         ({"priority": "p1"}, "unknown priority 'p1'"),
-        ({"title": " "}, "title must be 1 to 200 characters long, got 0"),
-        ({"add_tags": ["x"], "remove_tags": ["X"]}, "tags both added and removed: x"),
+        ({"title": "x" * 201}, "title must be 1 to 200 characters long, got 201"),
         (
             {"assignee_id": "someone"},
-            "assignee_id must be a user id like 7, 'me' (the acting user) or 'none'",
+            "assignee_id must be a user id like '7', 'me' (the acting user) or 'none'",
         ),
         ({"expected_updated_at": "yesterday"}, "expected_updated_at must be a date or time"),
         ({"status": "open", "staus": "x"}, "unknown argument 'staus'; did you mean 'status'?"),
@@ -299,3 +303,25 @@ def test_bad_update_arguments_are_refused_with_a_readable_reason(
     with pytest.raises(ValidationError) as raised:
         change(ticket=1, **fields)
     assert message in describe_validation_error(raised.value, TicketChange)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({}, "nothing to change: give at least one of status, priority, assignee_id, title, add_tags"),
+        # blank text for an optional argument means it was left out: a cleared form field changes nothing
+        ({"title": " ", "add_tags": "", "actor": "x@example.com"}, "nothing to change: give at least one"),
+        ({"add_tags": "x", "remove_tags": "X"}, "tags both added and removed: x"),
+    ],
+)
+async def test_arguments_that_do_not_go_together_are_refused_when_it_runs_before_any_sql(
+    session: AsyncSession, connection: AsyncConnection, fields: dict[str, Any], message: str
+) -> None:
+    ticket = await an_open_ticket(connection)
+    agent = await _agent(connection)
+    parsed = change(ticket=ticket["number"], **fields)  # each argument alone is well formed
+    before = await row_counts(connection)
+    with count_statements() as statements, pytest.raises(InvalidInputError) as raised:
+        await update_ticket(session, change=parsed, actor=agent)
+    assert message in str(raised.value)
+    assert statements.count == 0 and await row_counts(connection) == before

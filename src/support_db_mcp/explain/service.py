@@ -192,16 +192,20 @@ class Explainer:
                 ),
                 AsyncSession(bind=connection, expire_on_commit=False, autoflush=False) as session,
             ):
+                failure: SupportDBError | None = None
                 with count_statements() as captured:
                     try:
                         await call(session)
                     except SupportDBError as error:
+                        failure = error
                         run.notes.append(
                             f"{tool} ended with an error; its statements are explained anyway: {error}"
                         )
             if not captured.statements:
+                # refused before any SQL (arguments that do not go together): that refusal is the answer
+                reason = f": {failure}" if failure is not None else ""
                 raise InvalidInputError(
-                    f"{tool} sent no SQL with these arguments, so there is nothing to explain"
+                    f"{tool} sent no SQL with these arguments, so there is nothing to explain{reason}"
                 )
             bound: list[BoundStatement] = []
             for statement in captured.statements:

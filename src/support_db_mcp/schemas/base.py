@@ -50,6 +50,16 @@ class ToolInput(BaseModel):
             if not (name in _optional_fields(cls) and isinstance(value, str) and not value.strip(BLANK))
         }
 
+    def across_arguments(self) -> str | None:
+        """What is wrong with the arguments taken together ("give either ticket or text"), or None.
+
+        A published schema could say such a rule only with a top-level anyOf/oneOf, which clients
+        refuse (the Anthropic API rejects the whole tool list), so the schema and the argument check
+        (contract.py) judge each argument alone, and the service checks this when the tool runs,
+        before any SQL; the tool's description states the rule.
+        """
+        return None
+
 
 @functools.cache
 def _optional_fields(model: type[BaseModel]) -> frozenset[str]:

@@ -18,7 +18,10 @@ class NewComment(ToolInput):
 
     ticket: Annotated[
         TicketKey,
-        Field(description="The ticket's id (e.g. 123) or number (e.g. TCK-000123).", examples=["TCK-000123"]),
+        Field(
+            description="The ticket's id (e.g. 123) or number (e.g. TCK-000123), as text.",
+            examples=["TCK-000123", "123"],
+        ),
     ]
     body: Annotated[
         CleanText,
@@ -39,7 +42,10 @@ class NewComment(ToolInput):
     ] = None
     internal: Annotated[
         bool,
-        Field(description="An internal note, visible to agents only (its author must be an agent or admin)."),
+        Field(
+            description="An internal note, visible to agents only (its author must be an agent or admin).",
+            examples=[True],
+        ),
     ] = False
     request_id: RequestId = None
 

@@ -2,10 +2,15 @@
 
 The input models accept everything the published schema accepts (the tests check it, value by
 value), and more besides for Python callers: lists where the schema says comma-separated text,
-integers where it says text, None for any optional field. Over MCP the schema is the contract, so
-a call whose arguments pass the model but not the schema (`"ticket": 123`, `"status": ["open"]`,
-`"assignee_id": null`) is refused here, with a sentence saying what to send instead. Together,
-what a client's validator accepts and what the server accepts are the same set.
+integers where it says text, None for an optional field (except an assignee, where null would
+read as "left out": "none" unassigns). Over MCP the schema is the contract, so a call whose
+arguments pass the model but not the schema (`"ticket": 123`, `"status": ["open"]`,
+`"creator": null`) is refused here, with a sentence saying what to send instead. Together, what a
+client's validator accepts and what the server accepts are the same set.
+
+Both judge each argument on its own. A rule across arguments ("ticket or text", "at least one
+change") could be published only as a top-level anyOf/oneOf, which clients refuse, so the tool's
+description states it and its service checks it before any SQL (base.ToolInput.across_arguments).
 """
 
 from __future__ import annotations

@@ -217,31 +217,31 @@ UserId = Annotated[
 
 # The acting user (SUPPORT_DB_ACTOR, or the user of the HTTP token) where a user id is asked for.
 ME = "me"
-_UNASSIGNED = ("none", "null")
-ASSIGNEE_PATTERN = padded(f"{ID_DIGITS}|[Mm][Ee]|[Nn][Oo][Nn][Ee]|[Nn][Uu][Ll][Ll]")
+NOBODY = "none"
+ASSIGNEE_PATTERN = padded(f"{ID_DIGITS}|[Mm][Ee]|[Nn][Oo][Nn][Ee]")
+_ASSIGNEE = matcher(ASSIGNEE_PATTERN)
 
 
 def _assignee(value: Any, info: ValidationInfo) -> int | str | None:
-    """A user id, "me" (the acting user), or nobody: null, or "none" from clients that cannot send null."""
+    """A user id, "me" (the acting user) or "none" (nobody). Null is refused even from Python: a
+    null argument reads as "left out" (keep the assignee), so unassigning is said with "none"."""
+    field = info.field_name
     if value is None:
-        return None
+        raise ValueError(f"{field} cannot be null: send 'none' for no assignee, or leave it out")
     if isinstance(value, str):
-        text = value.strip().lower()
-        if text == ME:
-            return ME
-        if text in _UNASSIGNED:
-            return None
-        if not (text.isascii() and text.isdigit()):
+        if not _ASSIGNEE.fullmatch(value):
             raise ValueError(
-                f"{info.field_name} must be a user id like 7, 'me' (the acting user) or 'none', "
-                f"got {shown(value)}"
+                f"{field} must be a user id like '7', 'me' (the acting user) or 'none', got {shown(value)}"
             )
+        text = value.strip(BLANK).lower()
+        if text in (ME, NOBODY):
+            return ME if text == ME else None
         value = int(text)
     return int(_positive_id(value, info))
 
 
-# An agent or admin by id, "me", or none; published as text (a form shows one plain field), an
-# integer id and null are accepted too.
+# An agent or admin by id, "me", or "none"; published as text (a form shows one plain field);
+# Python callers may pass an integer id.
 AssigneeKey = Annotated[
     int | str | None,
     BeforeValidator(_assignee),

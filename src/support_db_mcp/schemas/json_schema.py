@@ -61,7 +61,7 @@ def _strip(node: Any, dropped: tuple[str, ...] = _DROPPED) -> Any:
 
 def _without_null(prop: dict[str, Any]) -> dict[str, Any]:
     """An optional property as published: `anyOf: [T, {type: null}]` -> T (keeping the outer
-    description, examples and default), and a text pattern that also admits blank text."""
+    description, examples and default), and text that may also be blank (left out)."""
     branches = prop.get("anyOf")
     if isinstance(branches, list):
         kept = [branch for branch in branches if branch != {"type": "null"}]
@@ -70,8 +70,12 @@ def _without_null(prop: dict[str, Any]) -> dict[str, Any]:
             prop = {**kept[0], **outer}
     if prop.get("default", ...) is None:
         del prop["default"]
-    if prop.get("type") == "string" and "pattern" in prop and "enum" not in prop:
-        prop["pattern"] = or_blank(prop["pattern"])
+    if prop.get("type") == "string" and "enum" not in prop:
+        if "pattern" in prop:
+            prop["pattern"] = or_blank(prop["pattern"])
+        if prop.get("minLength") == 1:
+            # "" is blank, which means left out; a value that is there has 1 character or more anyway
+            del prop["minLength"]
     return prop
 
 
@@ -92,8 +96,22 @@ def input_schema(model: type[BaseModel]) -> dict[str, Any]:
     return schema
 
 
+def _ref_alone(node: Any) -> Any:
+    """`{$ref, description}` -> `{allOf: [{$ref}], description}`: a `$ref` stands alone, since
+    draft-07 tools ignore the keywords beside one (pydantic puts a field's description there)."""
+    if isinstance(node, list):
+        return [_ref_alone(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    cleaned = {key: _ref_alone(value) for key, value in node.items()}
+    if "$ref" in cleaned and len(cleaned) > 1:
+        siblings = {key: value for key, value in cleaned.items() if key != "$ref"}
+        return {"allOf": [{"$ref": cleaned["$ref"]}], **siblings}
+    return cleaned
+
+
 def output_schema(model: type[BaseModel]) -> dict[str, Any]:
     """The published output schema: pydantic's, without titles, formats and defaults (kept lean: a
-    client validates every result against it)."""
-    schema: dict[str, Any] = _strip(model.model_json_schema(), _DROPPED_FROM_OUTPUTS)
+    client validates every result against it), each `$ref` on its own."""
+    schema: dict[str, Any] = _ref_alone(_strip(model.model_json_schema(), _DROPPED_FROM_OUTPUTS))
     return schema

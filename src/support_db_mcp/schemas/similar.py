@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, Field, model_validator
+from pydantic import BaseModel, Field
 
 from support_db_mcp.schemas.base import CUSTOMER_TEXT, ToolInput
-from support_db_mcp.schemas.fields import CleanText, Status, TicketKey, between, listify, sized
+from support_db_mcp.schemas.fields import CleanText, StatusFilter, TicketKey, between, sized
 from support_db_mcp.schemas.tickets import SqlStatements, TicketSummary
 
 MAX_SIMILAR = 20
@@ -23,15 +23,17 @@ class SimilarSearch(ToolInput):
     ticket: Annotated[
         TicketKey | None,
         Field(
-            description="Find tickets like this one (id or number), the ticket itself excluded.",
-            examples=["TCK-000123"],
+            description="Find tickets like this one, the ticket itself excluded: its id (e.g. 123) or number "
+            "(e.g. TCK-000123), as text. Give ticket or text, not both.",
+            examples=["TCK-000123", "123"],
         ),
     ] = None
     text: Annotated[
         Annotated[CleanText, sized("text", 1, MAX_TEXT)] | None,
         Field(
-            description=f"Or: find tickets like this text (1 to {MAX_TEXT:,} characters), e.g. the title and "
-            "description of a ticket about to be created, to spot a duplicate.",
+            description=f"Or: find tickets like this text (up to {MAX_TEXT:,} characters), e.g. the title "
+            "and description of a ticket about to be created, to spot a duplicate. Give ticket or text, "
+            "not both.",
             json_schema_extra={"minLength": 1, "maxLength": MAX_TEXT},
             examples=["Refund not received for my order"],
         ),
@@ -42,19 +44,22 @@ class SimilarSearch(ToolInput):
         Field(
             description=f"Tickets to return, 1 to {MAX_SIMILAR} (default {DEFAULT_SIMILAR}).",
             json_schema_extra={"minimum": 1, "maximum": MAX_SIMILAR},
+            examples=[10],
         ),
     ] = DEFAULT_SIMILAR
     status: Annotated[
-        Annotated[list[Status], Field(max_length=4)] | None,
-        BeforeValidator(listify),
-        Field(description="Only tickets with one of these statuses.", examples=[["open", "in_progress"]]),
+        StatusFilter,
+        Field(
+            description="Only tickets with this status, or any of several separated by commas: open, "
+            "in_progress, resolved, closed.",
+            examples=["open", "open, in_progress"],
+        ),
     ] = None
 
-    @model_validator(mode="after")
-    def _one_of_ticket_or_text(self) -> SimilarSearch:
+    def across_arguments(self) -> str | None:
         if (self.ticket is None) == (self.text is None):
-            raise ValueError("give either ticket (to find tickets like it) or text, not both or neither")
-        return self
+            return "give either ticket (to find tickets like it) or text, not both or neither"
+        return None
 
 
 class MatchReason(BaseModel):

@@ -120,12 +120,13 @@ class TicketLookup(ToolInput):
     ]
 
 
+TITLE_SCHEMA: dict[str, Any] = {"minLength": 1, "maxLength": 200, "pattern": SOME_TEXT}
 Title = Annotated[
     CleanText,
     sized("title", 1, 200),
     Field(
         description="Short summary, 1 to 200 characters.",
-        json_schema_extra={"minLength": 1, "maxLength": 200, "pattern": SOME_TEXT},
+        json_schema_extra=TITLE_SCHEMA,
         examples=["Invoice export times out"],
     ),
 ]
@@ -180,8 +181,9 @@ class NewTicket(ToolInput):
     assignee_id: Annotated[
         AssigneeKey,
         Field(
-            description="Agent or admin to assign the ticket to: a user id, or 'me' for the acting user.",
-            examples=["7", "me"],
+            description="Agent or admin to assign the ticket to: a user id ('7'), or 'me' for the acting "
+            "user; left out (or 'none'): unassigned.",
+            examples=["me", "7"],
         ),
     ] = None
     tags: Annotated[

@@ -4,36 +4,30 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, model_validator
+from pydantic import BaseModel, Field
 
 from support_db_mcp.schemas.base import ToolInput
 from support_db_mcp.schemas.fields import (
     MAX_TAGS,
     TIMESTAMP_HELP,
     AssigneeKey,
-    CleanText,
     Priority,
     Status,
     Tags,
     TicketKey,
     Timestamp,
     UserKey,
-    listify,
-    normalise_tag,
 )
-from support_db_mcp.schemas.tickets import FieldChange, RequestId, SqlStatements, TicketSummary, Title
+from support_db_mcp.schemas.tickets import (
+    TITLE_SCHEMA,
+    FieldChange,
+    RequestId,
+    SqlStatements,
+    TicketSummary,
+    Title,
+)
 
 CHANGES = ("status", "priority", "assignee_id", "title", "add_tags", "remove_tags")
-
-
-def _tag_names(value: list[str]) -> list[str]:
-    """Tags to take off, as they are stored (lower-case, single spaces); unknown ones are harmless."""
-    names: list[str] = []
-    for raw in value:
-        name = normalise_tag(raw)
-        if name and name not in names:
-            names.append(name)
-    return names
 
 
 class TicketChange(ToolInput):
@@ -41,7 +35,10 @@ class TicketChange(ToolInput):
 
     ticket: Annotated[
         TicketKey,
-        Field(description="The ticket's id (e.g. 123) or number (e.g. TCK-000123).", examples=["TCK-000123"]),
+        Field(
+            description="The ticket's id (e.g. 123) or number (e.g. TCK-000123), as text.",
+            examples=["TCK-000123", "123"],
+        ),
     ]
     status: Annotated[
         Status | None, Field(description="open, in_progress, resolved or closed.", examples=["in_progress"])
@@ -52,20 +49,34 @@ class TicketChange(ToolInput):
     assignee_id: Annotated[
         AssigneeKey,
         Field(
-            description="Assign to this active agent or admin (user id), 'me' for the acting user; null or "
-            "'none' unassigns. Leave out to keep the assignee.",
-            examples=["me", "7", "none"],
+            description="Assign to this active agent or admin: a user id ('7'), or 'me' for the acting "
+            "user; 'none' unassigns. Leave out to keep the assignee.",
+            examples=["me", "none", "7"],
         ),
     ] = None
-    title: Annotated[Title | None, Field(description="A new title, 1 to 200 characters.")] = None
-    add_tags: Tags = Field(
-        default_factory=list, description=f"Tags to put on the ticket (created if new); at most {MAX_TAGS}."
-    )
+    title: Annotated[
+        Title | None,
+        Field(
+            description="A new title, 1 to 200 characters; blank or left out keeps the title.",
+            json_schema_extra=TITLE_SCHEMA,
+            examples=["Refund not received"],
+        ),
+    ] = None
+    add_tags: Annotated[
+        Tags,
+        Field(
+            description=f"Tags to put on the ticket, separated by commas (created if new; at most {MAX_TAGS} "
+            'per ticket), e.g. "vip, refund".',
+            examples=["vip", "vip, refund"],
+        ),
+    ] = Field(default_factory=list)
     remove_tags: Annotated[
-        list[CleanText],
-        BeforeValidator(listify),
-        AfterValidator(_tag_names),
-        Field(max_length=MAX_TAGS, description="Tags to take off the ticket."),
+        Tags,
+        Field(
+            description='Tags to take off the ticket, separated by commas, e.g. "billing"; a tag it does '
+            "not have is left alone (the note says so).",
+            examples=["billing", "billing, vip"],
+        ),
     ] = Field(default_factory=list)
     expected_updated_at: Annotated[
         Timestamp | None,
@@ -85,14 +96,13 @@ class TicketChange(ToolInput):
     ] = None
     request_id: RequestId = None
 
-    @model_validator(mode="after")
-    def _changes_something(self) -> TicketChange:
+    def across_arguments(self) -> str | None:
         if not any(name in self.model_fields_set for name in CHANGES):
-            raise ValueError(f"nothing to change: give at least one of {', '.join(CHANGES)}")
+            return f"nothing to change: give at least one of {', '.join(CHANGES)}"
         both = sorted(set(self.add_tags) & set(self.remove_tags))
         if both:
-            raise ValueError(f"tags both added and removed: {', '.join(both)}; give each in one list only")
-        return self
+            return f"tags both added and removed: {', '.join(both)}; give each in one list only"
+        return None
 
     @property
     def changes_assignee(self) -> bool:

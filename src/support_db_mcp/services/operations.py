@@ -222,8 +222,8 @@ _OPERATIONS = (
             "Read one ticket with its description, tags, all comments (oldest first, with authors) and "
             f"its history: the latest {HISTORY_LIMIT} changes made through the tools (when, who, which "
             "tool, field, from, to), newest last; `history_truncated` says when older ones exist.\n\n"
-            "`ticket` is the id ('123') or the number ('TCK-000123'), as text. Its `updated_at` is what "
-            "update_ticket's `expected_updated_at` takes.\n\n" + FENCED
+            "`ticket` is the id ('123') or the number ('TCK-000123'), as text. The ticket's updated_at is "
+            "what update_ticket takes as expected_updated_at.\n\n" + FENCED
         ),
         inputs=TicketLookup,
         output=GetTicketResult,
@@ -235,11 +235,13 @@ _OPERATIONS = (
         name="find_similar_tickets",
         title="Find similar tickets",
         description=(
-            "Find the tickets closest to a ticket (`ticket`, itself excluded) or to a text (`text`, e.g. "
-            "a ticket about to be created: spot the duplicate first), closest first, with a `score` and "
-            "`why` (the word stems both share; the titles' similarity where pg_trgm is installed).\n\n"
-            f"Returns at most `limit` (1-{MAX_SIMILAR}, default 5) ticket summaries; `status` narrows "
-            "them. A word few tickets use matches at any age; words many tickets use count only in "
+            "Find the tickets closest to a ticket (`ticket`, its id or number as text, itself excluded) or "
+            "to a text (`text`, e.g. a ticket about to be created: spot the duplicate first); give one of "
+            "the two. Closest first, each with its score and why (the word stems both share; the titles' "
+            "similarity where pg_trgm is installed).\n\n"
+            f"Returns at most `limit` (1-{MAX_SIMILAR}, default 5) ticket summaries; `status` narrows them "
+            "(one status, or several separated by commas: 'open, in_progress'). A word few tickets use "
+            "matches at any age; words many tickets use count only in "
             f"pairs, and only among the {WINDOW:,} newest tickets, which keeps every call fast.\n\n" + FENCED
         ),
         inputs=SimilarSearch,
@@ -248,7 +250,7 @@ _OPERATIONS = (
         service=lambda session, search: find_similar_tickets(session, search=search),
         examples=(
             {"ticket": "TCK-000001"},
-            {"text": "Refund not received for my order", "status": ["open", "in_progress"], "limit": 10},
+            {"text": "Refund not received for my order", "status": "open, in_progress", "limit": 10},
         ),
     ),
     Operation(
@@ -286,10 +288,11 @@ _OPERATIONS = (
         name="update_ticket",
         title="Update a ticket",
         description=(
-            "Change a ticket's status, priority, assignee ('me', a user id, or null/'none' to unassign), "
-            "title and tags (add_tags, remove_tags) in one transaction; returns the ticket and each "
-            "change (field, from, to). Fields left out keep their value; a value it already has is no "
-            "change, and an update that changes nothing writes nothing and says so.\n\n"
+            "Change a ticket's status, priority, assignee (a user id as text such as '7', 'me', or 'none' "
+            "to unassign), title and tags (`add_tags`, `remove_tags`: one text, separated by commas, "
+            "'vip, refund') in one transaction; returns the ticket and each change (field, from, to). "
+            "Give at least one of them: fields left out (or blank) keep their value; a value it already "
+            "has is no change, and an update that changes nothing writes nothing and says so.\n\n"
             "Pass `expected_updated_at` (the updated_at you read) so that a ticket someone changed "
             "meanwhile is not overwritten: the update is refused, nothing is written, and the error "
             "gives the current value. Only active agents and admins change tickets: the acting user, "
@@ -301,7 +304,8 @@ _OPERATIONS = (
         writer=lambda session, change, actor: update_ticket(session, change=change, actor=actor),
         examples=(
             {"ticket": "TCK-000001", "status": "in_progress", "assignee_id": "me", "actor": "2"},
-            {"ticket": "TCK-000001", "priority": "urgent", "add_tags": ["vip"], "actor": "2"},
+            {"ticket": "TCK-000001", "priority": "urgent", "add_tags": "vip, refund", "actor": "2"},
+            {"ticket": "1", "assignee_id": "none", "remove_tags": "vip", "actor": "2"},
         ),
         destructive=True,  # it overwrites values
         idempotent=False,  # unless request_id is given

@@ -38,7 +38,7 @@ from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from support_db_mcp.db.statements import count_statements
-from support_db_mcp.errors import NotFoundError
+from support_db_mcp.errors import InvalidInputError, NotFoundError
 from support_db_mcp.schemas.fields import TicketRef
 from support_db_mcp.schemas.similar import (
     SHOWN_TERMS,
@@ -171,6 +171,9 @@ def _similar(row: Mapping[str, Any], terms: Sequence[str]) -> SimilarTicket:
 
 
 async def find_similar_tickets(session: AsyncSession, *, search: SimilarSearch) -> SimilarTicketsResult:
+    problem = search.across_arguments()
+    if problem is not None:
+        raise InvalidInputError(problem)
     fuzzy_titles = installation.of(session).trigram_titles
     with count_statements() as statements:
         if search.ticket is not None:
