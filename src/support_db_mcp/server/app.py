@@ -23,7 +23,6 @@ log = logging.getLogger(__name__)
 INSTRUCTIONS_FILE = "server_instructions.md"
 
 
-
 @dataclass(frozen=True)
 class AppState:
     database: Database

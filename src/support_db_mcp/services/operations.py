@@ -91,11 +91,11 @@ class Operation:
         if self.runner is not None:
             return await self.runner(runtime, inputs)
         assert self.service is not None
+        service = self.service
         if self.access is Access.WRITE:
             async with runtime.database.write() as session:
-                return await self.service(session, inputs)
-        async with runtime.database.read() as session:
-            return await self.service(session, inputs)
+                return await service(session, inputs)
+        return await runtime.database.run_read(lambda session: service(session, inputs))
 
 
 # ---------------------------------------------------------------- explain_query's runner
@@ -149,7 +149,8 @@ _OPERATIONS = (
             "Find support tickets, newest first, one page at a time.\n\n"
             "All filters are optional and combine with AND. Returns at most `limit` (1-100, default 20) "
             "ticket summaries with creator, assignee, tags and comment count. When more tickets match, "
-            "`next_cursor` is set: call again with the same filters and `cursor=next_cursor`."
+            "`next_cursor` is set: call again with the same filters and `cursor=next_cursor`. One SQL "
+            "statement per page whatever its size (two with a `tag` filter)."
         ),
         inputs=TicketSearch,
         output=SearchTicketsResult,
@@ -167,7 +168,8 @@ _OPERATIONS = (
         title="Get a ticket",
         description=(
             "Read one ticket with its description, tags and all comments (oldest first, with authors).\n\n"
-            "`ticket` is the id (123) or the number ('TCK-000123')."
+            "`ticket` is the id (123) or the number ('TCK-000123'). One SQL statement whatever the "
+            "number of comments."
         ),
         inputs=TicketLookup,
         output=GetTicketResult,

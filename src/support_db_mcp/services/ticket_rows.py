@@ -1,21 +1,26 @@
-"""The columns every ticket result is built from, and the one mapper from those rows to results.
+"""The columns every ticket result is built from, the SQL they compile to, and the mappers from rows.
 
-The read paths select exactly the columns their results show, as plain rows of the tables:
-building ORM objects for a 50-ticket page (with its users and tags) cost more than running the
-query (`python -m bench.run`; see the Performance section of the README).
+Every read is one statement that returns everything its result shows: a ticket's tags come as an
+array subselect and a ticket's comments as one array of rows, so a page of tickets or a ticket with
+its comments is one round trip whatever its size. The statements are SQLAlchemy Core built from the
+models, compiled once to the SQL text asyncpg receives and sent through the connection as they are,
+and their rows become the result in one pydantic validation (building and validating model by
+model cost more than the query; see the README's Performance section).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, any_, bindparam, func, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import ColumnElement, Select, func, select, tuple_
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from support_db_mcp.models import Comment, Tag, Ticket, User, ticket_tags
-from support_db_mcp.schemas.tickets import CommentOut, TicketDetail, TicketSummary, UserSummary
+from support_db_mcp.schemas.tickets import CommentOut, TicketDetail
 
 tickets_table = Ticket.__table__
 creators = User.__table__.alias("creator")
@@ -37,8 +42,35 @@ def comment_count() -> ColumnElement[int]:
     )
 
 
+def tag_names() -> ColumnElement[list[str]]:
+    """The ticket's tag names, sorted, as one array (served by the ticket_tags primary key)."""
+    names = (
+        select(tags_table.c.name)
+        .join(ticket_tags, ticket_tags.c.tag_id == tags_table.c.id)
+        .where(ticket_tags.c.ticket_id == tickets_table.c.id)
+        .order_by(tags_table.c.name)
+        .scalar_subquery()
+    )
+    return func.array(names).label("tags")
+
+
+def comment_rows() -> ColumnElement[Any]:
+    """The ticket's comments oldest first with their authors, as one array of rows (NULL if none),
+    from ix_comments_ticket_id_created_at."""
+    c = comments_table.c
+    a = authors.c
+    row = tuple_(c.id, c.body, c.is_internal, c.created_at, a.id, a.full_name, a.email)
+    return (
+        select(func.array_agg(aggregate_order_by(row, c.created_at, c.id)))
+        .select_from(comments_table.join(authors, authors.c.id == c.author_id))
+        .where(c.ticket_id == tickets_table.c.id)
+        .scalar_subquery()
+        .label("comments")
+    )
+
+
 def summary_columns() -> list[ColumnElement[Any]]:
-    """The ticket's own columns and its creator and assignee, under the names the mapper reads."""
+    """A ticket summary's columns, in the order `summary_fields` reads them."""
     t = tickets_table.c
     return [
         t.id,
@@ -54,88 +86,109 @@ def summary_columns() -> list[ColumnElement[Any]]:
         assignees.c.id.label("assignee_id"),
         assignees.c.full_name.label("assignee_full_name"),
         assignees.c.email.label("assignee_email"),
+        tag_names(),
+        comment_count(),
     ]
 
 
-# The tags of a page of tickets, by name: one statement (one prepared plan) for any page size.
-TAGS_OF_TICKETS = (
-    select(ticket_tags.c.ticket_id, tags_table.c.name)
-    .join(tags_table, tags_table.c.id == ticket_tags.c.tag_id)
-    .where(ticket_tags.c.ticket_id == any_(bindparam("ticket_ids", type_=ARRAY(BigInteger))))
-    .order_by(tags_table.c.name)
-)
+def detail_columns() -> list[ColumnElement[Any]]:
+    """A whole ticket's columns, in the order `detail_fields` reads them."""
+    return [*summary_columns(), tickets_table.c.description, comment_rows()]
 
 
-async def tags_of(session: AsyncSession, ticket_ids: list[int]) -> dict[int, list[str]]:
-    tags: dict[int, list[str]] = {}
-    if ticket_ids:
-        for ticket_id, name in await session.execute(TAGS_OF_TICKETS, {"ticket_ids": ticket_ids}):
-            tags.setdefault(ticket_id, []).append(name)
-    return tags
+# ---------------------------------------------------------------- compiled once, sent as they are
+_DIALECT = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
 
 
-# A ticket's comments oldest first with their authors, from ix_comments_ticket_id_created_at.
-COMMENTS_OF_TICKET = (
-    select(
-        comments_table.c.id,
-        comments_table.c.body,
-        comments_table.c.is_internal,
-        comments_table.c.created_at,
-        authors.c.id.label("author_id"),
-        authors.c.full_name.label("author_full_name"),
-        authors.c.email.label("author_email"),
-    )
-    .join(authors, authors.c.id == comments_table.c.author_id)
-    .where(comments_table.c.ticket_id == bindparam("ticket_id"))
-    .order_by(comments_table.c.created_at, comments_table.c.id)
-)
+@dataclass(frozen=True)
+class CompiledRead:
+    """A read statement as asyncpg receives it: SQL with $n placeholders, and the names of the
+    values in placeholder order."""
+
+    sql: str
+    names: tuple[str, ...]
+
+    def arguments(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        return tuple(values[name] for name in self.names)
 
 
-def _user(row: Mapping[Any, Any], prefix: str) -> UserSummary | None:
-    user_id = row[f"{prefix}_id"]
+def compile_read(statement: Select[Any]) -> CompiledRead:
+    compiled = statement.compile(dialect=_DIALECT)
+    return CompiledRead(compiled.string, tuple(compiled.positiontup or ()))
+
+
+async def fetch(session: AsyncSession, read: CompiledRead, values: Mapping[str, Any]) -> Sequence[Any]:
+    """One round trip: the rows of `read` with `values` bound, through the session's connection.
+
+    Sent with exec_driver_sql, so SQLAlchemy still counts it (db/statements.py), hands it to
+    explain_query's capture, and recognises a dead connection; only its per-call compilation and
+    row processing are skipped, since the SQL never changes and the rows are read by position.
+    """
+    connection = await session.connection()
+    result = await connection.exec_driver_sql(read.sql, read.arguments(values))
+    return result.all()
+
+
+# ---------------------------------------------------------------- rows -> result fields
+ROW_ID, ROW_CREATED_AT = 0, 5  # positions in a row of summary_columns() (the keyset of a page)
+
+
+def _user(user_id: int | None, full_name: str | None, email: str | None) -> dict[str, Any] | None:
     if user_id is None:
         return None
-    return UserSummary(id=user_id, full_name=row[f"{prefix}_full_name"], email=row[f"{prefix}_email"])
+    return {"id": user_id, "full_name": full_name, "email": email}
 
 
-def _summary_fields(row: Mapping[Any, Any], tags: list[str], comment_count: int) -> dict[str, Any]:
-    creator = _user(row, "creator")
-    assert creator is not None, "every ticket has a creator"
+def summary_fields(row: Sequence[Any]) -> dict[str, Any]:
+    """The fields of a TicketSummary from a row of summary_columns()."""
     return {
-        "id": row["id"],
-        "number": row["number"],
-        "title": row["title"],
-        "status": row["status"],
-        "priority": row["priority"],
-        "creator": creator,
-        "assignee": _user(row, "assignee"),
-        "tags": tags,
-        "comment_count": comment_count,
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
+        "id": row[ROW_ID],
+        "number": row[1],
+        "title": row[2],
+        "status": row[3],
+        "priority": row[4],
+        "created_at": row[ROW_CREATED_AT],
+        "updated_at": row[6],
+        "creator": _user(row[7], row[8], row[9]),
+        "assignee": _user(row[10], row[11], row[12]),
+        "tags": row[13] or [],
+        "comment_count": row[14],
     }
 
 
-def ticket_summary(row: Mapping[Any, Any], tags: list[str]) -> TicketSummary:
-    """A search result from a row of summary_columns() plus comment_count."""
-    return TicketSummary(**_summary_fields(row, tags, row["comment_count"]))
+def comment_fields(comment: Sequence[Any]) -> dict[str, Any]:
+    """The fields of a CommentOut from one element of comment_rows()."""
+    return {
+        "id": comment[0],
+        "body": comment[1],
+        "internal": comment[2],
+        "created_at": comment[3],
+        "author": _user(comment[4], comment[5], comment[6]),
+    }
 
 
-def comment_out(row: Mapping[Any, Any]) -> CommentOut:
-    """A comment from a row of COMMENTS_OF_TICKET."""
-    author = _user(row, "author")
-    assert author is not None, "every comment has an author"
-    return CommentOut(
-        id=row["id"],
-        author=author,
-        body=row["body"],
-        internal=row["is_internal"],
-        created_at=row["created_at"],
-    )
+def detail_fields(row: Sequence[Any]) -> dict[str, Any]:
+    """The fields of a TicketDetail from a row of detail_columns()."""
+    fields = summary_fields(row)
+    comments = [comment_fields(comment) for comment in row[16] or ()]
+    fields["description"] = row[15]
+    fields["comments"] = comments
+    fields["comment_count"] = len(comments)
+    return fields
 
 
-def ticket_detail(row: Mapping[Any, Any], tags: list[str], comments: Sequence[CommentOut]) -> TicketDetail:
-    """A whole ticket from a row of summary_columns() plus description, its tags and its comments."""
-    return TicketDetail(
-        **_summary_fields(row, tags, len(comments)), description=row["description"], comments=list(comments)
+def ticket_detail(row: Mapping[str, Any], tags: list[str], comments: Sequence[CommentOut]) -> TicketDetail:
+    """A whole ticket from named values (a row just written, with its creator and assignee columns
+    `creator_id`, `creator_full_name`, ...), its tags and its comments."""
+    return TicketDetail.model_validate(
+        {
+            **{key: row[key] for key in ("id", "number", "title", "status", "priority", "description")},
+            "created_at": row["created_at"],
+            "updated_at": row["updated_at"],
+            "creator": _user(row["creator_id"], row["creator_full_name"], row["creator_email"]),
+            "assignee": _user(row["assignee_id"], row["assignee_full_name"], row["assignee_email"]),
+            "tags": tags,
+            "comment_count": len(comments),
+            "comments": list(comments),
+        }
     )
