@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import anyio
 from pydantic import ValidationError
@@ -116,9 +117,21 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
     if args.transport == "http":
         from support_db_mcp.server.http import serve_http
 
-        anyio.run(partial(serve_http, server, settings, host=args.host, port=args.port))
+        serve = partial(serve_http, server, settings, host=args.host, port=args.port)
+        anyio.run(serve, backend_options=_loop_options())
     else:
-        server.run()
+        from support_db_mcp.server.stdio import serve_stdio
+
+        anyio.run(serve_stdio, server, backend_options=_loop_options())
+
+
+def _loop_options() -> dict[str, Any]:
+    """uvloop where it is installed (Linux and macOS): asyncpg and the transports run faster on it."""
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return {}
+    return {"use_uvloop": True}
 
 
 async def _migrate(settings: Settings) -> None:

@@ -81,6 +81,11 @@ class BearerTokenMiddleware:
         if scope["type"] == "lifespan" or self._authorized(scope):
             await self.app(scope, receive, send)
             return
+        client = scope.get("client") or ("?", 0)
+        # the access log is off at INFO (server/http.py serve_http), so refusals are logged here
+        log.warning(
+            "refused %s %s from %s: no valid bearer token", scope.get("method", "-"), scope["path"], client[0]
+        )
         if scope["type"] == "websocket":  # none are served; refuse before anything else looks
             await send({"type": "websocket.close", "code": 1008})
             return
@@ -105,6 +110,9 @@ def create_http_app(server: MCPServer, settings: Settings, *, host: str = "127.0
     app: ASGIApp = server.streamable_http_app(
         streamable_http_path=MCP_PATH,
         stateless_http=True,
+        # A stateless request gets its answer as one JSON body: an SSE stream per request cost a
+        # task group, memory streams and event framing for a single message.
+        json_response=True,
         transport_security=transport_security(settings, host),
         host=host,
     )
@@ -149,7 +157,18 @@ class _StartupErrors:
 async def serve_http(server: MCPServer, settings: Settings, *, host: str, port: int) -> None:
     """Serve until interrupted (uvicorn turns SIGINT/SIGTERM into a graceful shutdown)."""
     app = _StartupErrors(create_http_app(server, settings, host=host))
-    config = uvicorn.Config(app, host=host, port=port, log_level=settings.log_level.lower(), lifespan="on")
+    quiet = settings.log_level != "DEBUG"
+    if quiet:
+        # one INFO line per request ("Terminating session: None") says nothing in stateless mode
+        logging.getLogger("mcp.server.streamable_http").setLevel(logging.WARNING)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        lifespan="on",
+        access_log=not quiet,  # a line per request costs CPU on the request path; DEBUG keeps it
+    )
     try:
         await uvicorn.Server(config).serve()
     except SystemExit as stop:  # uvicorn exits the process when start-up or binding fails

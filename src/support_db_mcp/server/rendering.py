@@ -19,6 +19,7 @@ walk over it.
 
 from __future__ import annotations
 
+import enum
 import functools
 import json
 import re
@@ -84,6 +85,15 @@ def _time(value: Any, nonce: str) -> str:
     return _FRACTION.sub("", value, count=1)
 
 
+def _number(value: Any, nonce: str) -> str:
+    return EMPTY if value is None else str(value)
+
+
+def _label(value: Any, nonce: str) -> str:
+    """An enum's value (open, high, ...): words we chose, nothing to escape."""
+    return EMPTY if value is None else str(value)
+
+
 def _names(value: Any, nonce: str) -> str:
     if not value:
         return EMPTY
@@ -131,6 +141,10 @@ def _plan(model: type[BaseModel]) -> tuple[_Field, ...]:
             fields.append(_Field(name, _names))
         elif annotation is datetime:
             fields.append(_Field(name, _time))
+        elif annotation is int:
+            fields.append(_Field(name, _number))
+        elif isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+            fields.append(_Field(name, _label))
         else:
             fields.append(_Field(name, _plain))
     return tuple(fields)

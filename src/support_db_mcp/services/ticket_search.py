@@ -165,8 +165,9 @@ def search_statement(
 
 async def search_tickets(session: AsyncSession, *, search: TicketSearch) -> SearchTicketsResult:
     facts = installation.of(session)
-    filters = search.filters_fingerprint_source()
-    after = decode_cursor(search.cursor, filters, key=facts.cursor_key) if search.cursor else None
+    after = None
+    if search.cursor:
+        after = decode_cursor(search.cursor, search.filters_fingerprint_source(), key=facts.cursor_key)
     with count_statements() as statements:
         tag_id = None
         if search.tag:
@@ -187,7 +188,7 @@ async def search_tickets(session: AsyncSession, *, search: TicketSearch) -> Sear
     if len(rows) > search.limit:
         last = page[-1]
         position = KeysetPosition(last[ROW_CREATED_AT], last[ROW_ID])
-        next_cursor = encode_cursor(position, filters, key=facts.cursor_key)
+        next_cursor = encode_cursor(position, search.filters_fingerprint_source(), key=facts.cursor_key)
         note = (
             f"Showing {len(page)} tickets; more match. Call search_tickets again with the same "
             "filters and cursor=next_cursor for the next page."
