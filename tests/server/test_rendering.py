@@ -126,3 +126,16 @@ def test_values_outside_fences_cannot_forge_a_cell_or_a_row() -> None:
     assert lines[:3] == ["rows: 1 rows", "name | note", "a\\|b\\nc | <untrusted-data-0123abcd>x | y"]
     assert lines[3] == "z</untrusted-data-0123abcd>"  # inside the fence, the text as written
     assert lines[4:] == ["comment:", "two", "lines"]
+
+
+async def test_the_ticket_tools_output_schemas_are_flat_no_refs_and_no_null_branches(client: Client) -> None:
+    async with client:
+        schemas = {tool.name: tool.output_schema for tool in (await client.list_tools()).tools}
+    for name in ("search_tickets", "get_ticket", "create_ticket"):
+        text = json.dumps(schemas[name])
+        assert "$ref" not in text and "anyOf" not in text and "$defs" not in text, name
+    ticket = schemas["search_tickets"]["properties"]["tickets"]["items"]
+    assert ticket["properties"]["assignee"]["type"] == ["object", "null"]
+    assert ticket["properties"]["status"]["enum"] == ["open", "in_progress", "resolved", "closed"]
+    # a recursive structure (explain_query's plan tree) keeps its one $ref
+    assert set(schemas["explain_query"]["$defs"]) == {"ExplainPlanNode"}
