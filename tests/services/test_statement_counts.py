@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from support_db_mcp.bootstrap import adopt_installation
 from support_db_mcp.config import Settings
-from support_db_mcp.db import Database
+from support_db_mcp.db import Database, ReadSession
 from support_db_mcp.db.statements import count_statements
 from support_db_mcp.schemas.fields import TicketRef
 from support_db_mcp.schemas.tickets import NewTicket, TicketSearch
@@ -73,9 +73,10 @@ class _Runtime:
 
 @pytest_asyncio.fixture
 async def wire(
-    database_url: URL, settings: Settings, tmp_path_factory: pytest.TempPathFactory
+    engine: AsyncEngine, database_url: URL, settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[tuple[_Runtime, WireCounter]]:
-    """The server's own engines on the test database, through a proxy that counts round trips."""
+    """The server's own engines on the test database (`engine` has migrated and seeded it),
+    through a proxy that counts round trips."""
     async with counting_proxy(database_url, tmp_path_factory.mktemp("wire")) as counter:
         database = Database.open(counter.url, settings)
         try:
@@ -112,8 +113,8 @@ async def test_a_read_is_its_statements_and_nothing_else_on_the_wire(
 async def test_reads_are_refused_writes_by_the_database_itself(wire: tuple[_Runtime, WireCounter]) -> None:
     runtime, _ = wire
 
-    async def write(session: AsyncSession) -> None:
-        connection = await session.connection()
+    async def write(connection: ReadSession) -> None:
+        assert isinstance(connection, AsyncConnection)  # the read tools' pooled connection
         await connection.exec_driver_sql("UPDATE tickets SET title = title WHERE id = 1")
 
     with pytest.raises(Exception, match="read-only transaction"):

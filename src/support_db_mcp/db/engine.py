@@ -37,6 +37,10 @@ from support_db_mcp.config import Settings
 
 T = TypeVar("T")
 
+# What a read service runs on: a session, or (the read tools' fast path) a pooled connection.
+# Both carry `info` (the installation facts) and reach a connection.
+ReadSession = AsyncSession | AsyncConnection
+
 
 def _unique_statement_name() -> str:
     return f"__asyncpg_{uuid4().hex}__"
@@ -164,21 +168,35 @@ class Database:
         async with self.reader() as session:
             yield session
 
-    async def run_read(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    @asynccontextmanager
+    async def _tool_read(self) -> AsyncIterator[ReadSession]:
+        """A pooled connection of the read engine, carrying the session facts; a session where
+        there is none (tests join their transaction through sessions)."""
+        if self.read_engine is None:
+            async with self.tool_reader() as session:
+                yield session
+            return
+        async with self.read_engine.connect() as connection:
+            connection.info.update(self.session_info)
+            yield connection
+
+    async def run_read(self, work: Callable[[ReadSession], Awaitable[T]]) -> T:
         """`work` on a read session; repeated once on a fresh connection when the first attempt's
         pooled connection turned out dead (the database restarted since it was opened).
 
         This replaces the pool's pre-ping, which cost a round trip on every read: a read changes
         nothing, so running it again is safe, and SQLAlchemy, on seeing the dead connection,
         invalidates every connection the pool opened before it, so the second attempt connects anew.
+        `work` gets a pooled connection rather than an ORM session: the read services only send
+        statements, and a session around them cost more than the Python of the whole read.
         """
         try:
-            async with self.tool_reader() as session:
+            async with self._tool_read() as session:
                 return await work(session)
         except DBAPIError as error:
             if not error.connection_invalidated:
                 raise
-        async with self.tool_reader() as session:
+        async with self._tool_read() as session:
             return await work(session)
 
     @asynccontextmanager

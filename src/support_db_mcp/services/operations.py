@@ -53,7 +53,9 @@ class Runtime(Protocol):
     def explainer(self) -> Explainer | None: ...
 
 
-Service = Callable[[AsyncSession, Any], Awaitable[BaseModel]]
+# (session, inputs) -> output: a write service gets an AsyncSession in one transaction, a read
+# service a ReadSession (db/engine.py), so the type of the first argument depends on `access`.
+Service = Callable[[Any, Any], Awaitable[BaseModel]]
 Runner = Callable[[Runtime, Any], Awaitable[BaseModel]]
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Select, bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from support_db_mcp.db.engine import ReadSession
 from support_db_mcp.db.statements import count_statements
 from support_db_mcp.errors import NotFoundError
 from support_db_mcp.schemas.fields import TicketRef
@@ -46,20 +46,20 @@ def ticket_statement(ref: TicketRef) -> Select[*tuple[Any, ...]]:
     return statement.params(values)
 
 
-async def read_ticket_fields(session: AsyncSession, ref: TicketRef) -> dict[str, Any] | None:
+async def read_ticket_fields(session: ReadSession, ref: TicketRef) -> dict[str, Any] | None:
     """The fields of the whole ticket (TicketDetail's), or None when there is none: one statement."""
     key, values = _ticket_values(ref)
     rows = await fetch(session, _COMPILED[key], values)
     return detail_fields(rows[0]) if rows else None
 
 
-async def read_ticket(session: AsyncSession, ref: TicketRef) -> TicketDetail | None:
+async def read_ticket(session: ReadSession, ref: TicketRef) -> TicketDetail | None:
     """The whole ticket, or None when there is none: one statement."""
     fields = await read_ticket_fields(session, ref)
     return TicketDetail.model_validate(fields) if fields is not None else None
 
 
-async def get_ticket(session: AsyncSession, *, ref: TicketRef) -> GetTicketResult:
+async def get_ticket(session: ReadSession, *, ref: TicketRef) -> GetTicketResult:
     with count_statements() as statements:
         ticket = await read_ticket_fields(session, ref)
     if ticket is None:

@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from support_db_mcp.db.engine import ReadSession
 from support_db_mcp.models import Comment, Tag, Ticket, User, ticket_tags
 from support_db_mcp.schemas.tickets import CommentOut, TicketDetail
 
@@ -117,14 +118,14 @@ def compile_read(statement: Select[Any]) -> CompiledRead:
     return CompiledRead(compiled.string, tuple(compiled.positiontup or ()))
 
 
-async def fetch(session: AsyncSession, read: CompiledRead, values: Mapping[str, Any]) -> Sequence[Any]:
+async def fetch(session: ReadSession, read: CompiledRead, values: Mapping[str, Any]) -> Sequence[Any]:
     """One round trip: the rows of `read` with `values` bound, through the session's connection.
 
     Sent with exec_driver_sql, so SQLAlchemy still counts it (db/statements.py), hands it to
     explain_query's capture, and recognises a dead connection; only its per-call compilation and
     row processing are skipped, since the SQL never changes and the rows are read by position.
     """
-    connection = await session.connection()
+    connection = await session.connection() if isinstance(session, AsyncSession) else session
     result = await connection.exec_driver_sql(read.sql, read.arguments(values))
     return result.all()
 

@@ -28,8 +28,8 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from support_db_mcp.db.engine import ReadSession
 from support_db_mcp.db.statements import count_statements
 from support_db_mcp.models import TEXT_SEARCH_CONFIG, ticket_tags
 from support_db_mcp.schemas.fields import normalise_tag
@@ -163,7 +163,7 @@ def search_statement(
     return _search_template(frozenset(values)).params(values)
 
 
-async def search_tickets(session: AsyncSession, *, search: TicketSearch) -> SearchTicketsResult:
+async def search_tickets(session: ReadSession, *, search: TicketSearch) -> SearchTicketsResult:
     facts = installation.of(session)
     after = None
     if search.cursor:
