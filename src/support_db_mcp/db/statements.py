@@ -65,6 +65,16 @@ def _time(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
             log.seconds += elapsed
 
 
+def record_statement(statement: str, parameters: Any, seconds: float) -> None:
+    """Count a statement sent straight to the driver, around SQLAlchemy (services/ticket_rows.py)."""
+    logs = _active.get()
+    if logs:
+        captured = CapturedStatement(statement, parameters)
+        for log in logs:
+            log.statements.append(captured)
+            log.seconds += seconds
+
+
 def install_statement_counter() -> None:
     """Idempotent: listen once on every engine of the process."""
     if not event.contains(Engine, "before_cursor_execute", _record):

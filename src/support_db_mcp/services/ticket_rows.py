@@ -12,14 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from time import perf_counter
 from typing import Any
 
+import asyncpg
 from sqlalchemy import ColumnElement, Select, func, select, tuple_
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from support_db_mcp.db.engine import ReadSession
+from support_db_mcp.db.statements import record_statement
 from support_db_mcp.models import Comment, Tag, Ticket, User, ticket_tags
 from support_db_mcp.schemas.tickets import CommentOut, TicketDetail
 
@@ -118,15 +121,37 @@ def compile_read(statement: Select[Any]) -> CompiledRead:
     return CompiledRead(compiled.string, tuple(compiled.positiontup or ()))
 
 
+# what asyncpg raises when the connection under it is gone (the database restarted)
+_CONNECTION_LOST = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, ConnectionError, OSError)
+
+
 async def fetch(session: ReadSession, read: CompiledRead, values: Mapping[str, Any]) -> Sequence[Any]:
     """One round trip: the rows of `read` with `values` bound, through the session's connection.
 
-    Sent with exec_driver_sql, so SQLAlchemy still counts it (db/statements.py), hands it to
-    explain_query's capture, and recognises a dead connection; only its per-call compilation and
-    row processing are skipped, since the SQL never changes and the rows are read by position.
+    On the read tools' autocommit connection the statement goes to asyncpg directly (SQLAlchemy's
+    execution layer around one prepared statement cost as much as the rest of the read's Python);
+    it is counted all the same (db/statements.py). Should the connection turn out dead, the
+    statement is sent once more through SQLAlchemy, which recognises the lost connection,
+    invalidates the pool's older connections and raises the error `Database.run_read` retries
+    on. In a session (a transaction: explain_query's capture, tests, writes) it goes through
+    exec_driver_sql, which also starts that transaction.
     """
-    connection = await session.connection() if isinstance(session, AsyncSession) else session
-    result = await connection.exec_driver_sql(read.sql, read.arguments(values))
+    arguments = read.arguments(values)
+    if isinstance(session, AsyncSession):
+        connection = await session.connection()
+    else:
+        connection = session
+        driver = (await connection.get_raw_connection()).dbapi_connection
+        if driver is not None and getattr(driver, "autocommit", False):
+            started = perf_counter()
+            try:
+                rows: Sequence[Any] = await driver.driver_connection.fetch(read.sql, *arguments)
+            except _CONNECTION_LOST:
+                pass  # let SQLAlchemy see it below
+            else:
+                record_statement(read.sql, arguments, perf_counter() - started)
+                return rows
+    result = await connection.exec_driver_sql(read.sql, arguments)
     return result.all()
 
 
