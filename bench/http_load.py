@@ -5,7 +5,8 @@ the stateless endpoint (no SDK client: its cost would dwarf the server's on this
 the answer (an SSE stream or JSON). The mix is 80% search_tickets, 15% get_ticket, 5% create_ticket.
 With two processes the clients are split between them (a client-side balancer; nothing else to
 install). For each level it reports calls/s, latency p50/p99, errors, the server processes' CPU
-per call, and how many new connections PostgreSQL saw during the timed window (connection churn).
+per call, and how many connections PostgreSQL opened during the timed window and how many of those
+were closed again (connection churn; a pool still growing to its size opens some and keeps them).
 """
 
 from __future__ import annotations
@@ -208,7 +209,8 @@ class LevelRun:
     p50_ms: float
     p99_ms: float
     server_cpu_ms_per_call: float
-    new_connections: int
+    new_connections: int  # sessions PostgreSQL opened during the window
+    closed_connections: int  # of those, how many did not stay open: the churn
     backends_after: int
     error_samples: list[str] = field(default_factory=list)
 
@@ -259,7 +261,7 @@ async def run_level(
     tasks = [asyncio.create_task(one_client(index)) for index in range(clients)]
     try:
         await asyncio.sleep(warmup_s)
-        sessions_before, _ = await _sessions(monitor)
+        sessions_before, backends_before = await _sessions(monitor)
         cpu_before = servers.cpu_seconds()
         measuring, started = True, time.perf_counter()
         await asyncio.sleep(seconds)
@@ -282,6 +284,7 @@ async def run_level(
         p99_ms=round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1e3, 2),
         server_cpu_ms_per_call=round(cpu * 1e3 / max(calls, 1), 2),
         new_connections=sessions_after - sessions_before,
+        closed_connections=max(0, (sessions_after - sessions_before) - (backends - backends_before)),
         backends_after=backends,
         error_samples=errors[:3],
     )
