@@ -11,6 +11,7 @@ the repeats is reported with them.
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 import time
@@ -253,8 +254,6 @@ async def time_cases(
 
 
 def _reference_rows(reply: Reply) -> list[dict[str, Any]]:
-    import json
-
     rows: list[dict[str, Any]] = json.loads(reply.text)
     return rows
 
