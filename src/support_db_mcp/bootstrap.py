@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from support_db_mcp.config import Settings, safe_url
-from support_db_mcp.db import Database, create_engine_for
+from support_db_mcp.db import Database
 from support_db_mcp.db.embedded import EmbeddedPostgres
 from support_db_mcp.db.migrate import current_revision, head_revision, upgrade_to_head
 from support_db_mcp.errors import (
@@ -156,10 +156,7 @@ async def open_database(settings: Settings) -> AsyncIterator[OpenDatabase]:
         url = settings.async_url  # type: ignore[assignment]
         source = safe_url(url)
     replica = settings.replica_url
-    database = Database.from_engine(
-        create_engine_for(url, settings),
-        read_engine=create_engine_for(replica, settings) if replica is not None else None,
-    )
+    database = Database.open(url, settings, replica=replica)
     if replica is not None:
         source += f" (reads from the replica {safe_url(replica)})"
     try:

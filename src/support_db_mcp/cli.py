@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AsyncExitStack, contextmanager, nullcontext
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import anyio
 from pydantic import ValidationError
@@ -164,7 +165,18 @@ async def _serve(settings: Settings, args: argparse.Namespace) -> None:
 
             await serve_http(server, settings, host=args.host, port=args.port)
         else:
-            await server.run_stdio_async()
+            from support_db_mcp.server.stdio import serve_stdio
+
+            await serve_stdio(server)
+
+
+def _loop_options() -> dict[str, Any]:
+    """uvloop where it is installed (Linux and macOS): asyncpg and the transports run faster on it."""
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return {}
+    return {"use_uvloop": True}
 
 
 async def _migrate(settings: Settings) -> None:
@@ -245,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "seed":
             anyio.run(_seed, settings, args)
         else:
-            anyio.run(_serve, settings, args)
+            anyio.run(_serve, settings, args, backend_options=_loop_options())
     except KeyboardInterrupt:
         return 130
     except Exception as error:  # the top edge: every failure leaves as one or two lines

@@ -124,8 +124,16 @@ class Settings(BaseSettings):
         description="PostgreSQL URL; unset means the embedded PostgreSQL in data_dir.",
     )
     data_dir: Path | None = Field(default=None, description="Folder of the embedded PostgreSQL.")
-    pool_size: Annotated[int, Field(ge=1, le=100)] = 5
-    max_overflow: Annotated[int, Field(ge=0, le=100)] = 5
+    pool_size: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=10,
+        description="Connections each engine (reads, writes) keeps open and reuses; calls beyond it "
+        "wait up to pool_timeout_s for one.",
+    )
+    max_overflow: Annotated[int, Field(ge=0, le=100)] = Field(
+        default=0,
+        description="Extra connections opened under a burst and closed when returned (connection "
+        "churn: PostgreSQL forks a backend for each), so 0 by default.",
+    )
     pool_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
     statement_timeout_ms: Annotated[int, Field(ge=100, le=600_000)] = 5_000
     lock_timeout_ms: Annotated[int, Field(ge=10, le=600_000)] = Field(

@@ -84,7 +84,7 @@ async def test_explaining_get_ticket_covers_the_ticket_its_tags_its_comments_and
     async with explain_client:
         result = await explain(explain_client, tool="get_ticket", arguments={"ticket": "TCK-000042"})
     answer = ExplainQueryResult.model_validate(result.structured_content)
-    assert len(answer.plan) == 4
+    assert len(answer.plan) == 1  # the ticket with its tags, comments and history: one statement
     assert answer.plan[0].parameters == ["TCK-000042"]
     scanned = {relation for p in answer.plan for relation in relations(p.plan)}
     assert scanned >= {
@@ -222,7 +222,7 @@ async def test_explain_query_over_stdio_end_to_end(
         answer = ExplainQueryResult.model_validate(searched.structured_content)
         # the schema's (assignee_id, status, created_at) index answers this in one probe
         assert "ix_tickets_assignee_status_created_at" in answer.plan_text
-        assert answer.plan[0].parameters[:1] == [idle]
+        assert idle in answer.plan[0].parameters
 
         refused = await client.call_tool("explain_query", {"sql": "SELECT 1; DROP TABLE tickets"})
         assert refused.is_error is True and "holds 2 statements" in refused.content[0].text

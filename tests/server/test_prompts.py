@@ -137,8 +137,8 @@ async def test_with_explain_query_available_the_prompt_quotes_its_measured_plan(
     assert "(EXPLAIN ANALYZE: real row counts and times)" in for_sql
     assert re.search(r"ix_tickets_assignee_status_created_at on public\.tickets .*actual rows=0 ", for_sql)
     assert "Execution Time:" in for_sql
-    assert "It ran the statements as a read-only login" in for_tool
-    assert "search_tickets sent 2 SQL statement(s)" in for_tool
+    assert "It ran the statement as a read-only login" in for_tool
+    assert "search_tickets sent 1 SQL statement(s)" in for_tool
 
 
 async def test_sql_that_explain_query_refuses_gets_no_plan_only_the_reason(

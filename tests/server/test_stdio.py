@@ -29,7 +29,7 @@ async def test_a_fresh_embedded_server_over_stdio_seeds_itself_and_serves_all_ti
         assert found.is_error is False and found.structured_content is not None
         tickets = found.structured_content["tickets"]
         assert len(tickets) == 5 and all(t["status"] == "open" for t in tickets)
-        assert found.structured_content["sql_statements"] == 2
+        assert found.structured_content["sql_statements"] == 1
 
         read = await client.call_tool("get_ticket", {"ticket": tickets[0]["number"]})
         assert read.structured_content is not None

@@ -110,8 +110,56 @@ def _ref_alone(node: Any) -> Any:
     return cleaned
 
 
+def _nullable(node: Any) -> Any:
+    """`anyOf: [T, {type: null}]` -> T with `type: [t, "null"]`, recursively, where T has one type."""
+    if isinstance(node, list):
+        return [_nullable(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _nullable(value) for key, value in node.items()}
+    branches = node.get("anyOf")
+    if isinstance(branches, list) and len(branches) == 2 and {"type": "null"} in branches:
+        [kept] = [branch for branch in branches if branch != {"type": "null"}]
+        if isinstance(kept.get("type"), str) and "enum" not in kept:
+            outer = {key: value for key, value in node.items() if key != "anyOf"}
+            return {**kept, **outer, "type": [kept["type"], "null"]}
+    return node
+
+
+def _inline_acyclic(node: Any, defs: dict[str, Any], inside: tuple[str, ...], kept: set[str]) -> Any:
+    """Inline every local `$ref` except those back into a definition being inlined (a tree's
+    children): those stay `$ref`s, and their names go into `kept`."""
+    if isinstance(node, list):
+        return [_inline_acyclic(item, defs, inside, kept) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        name = ref.removeprefix("#/$defs/")
+        siblings = {k: _inline_acyclic(v, defs, inside, kept) for k, v in node.items() if k != "$ref"}
+        if name in inside:
+            kept.add(name)
+            return {"$ref": ref, **siblings}
+        return {**_inline_acyclic(defs[name], defs, (*inside, name), kept), **siblings}
+    return {key: _inline_acyclic(value, defs, inside, kept) for key, value in node.items()}
+
+
 def output_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The published output schema: pydantic's, without titles, formats and defaults (kept lean: a
-    client validates every result against it), each `$ref` on its own."""
-    schema: dict[str, Any] = _ref_alone(_strip(model.model_json_schema(), _DROPPED_FROM_OUTPUTS))
-    return schema
+    """The published output schema: pydantic's, without titles, formats and defaults, with every
+    `$ref` inlined (but those of a recursive structure, each standing alone) and nullable values as
+    `type: [t, "null"]`.
+
+    Kept lean because clients validate every result against it: the SDK's client resolving a
+    `$ref` for each ticket of a page cost more than the query (4 ms instead of 7 ms of jsonschema
+    for a 50-ticket page, measured by the benchmark's SDK column)."""
+    raw = model.model_json_schema()
+    defs = raw.pop("$defs", {})
+    kept: set[str] = set()
+    schema: dict[str, Any] = _inline_acyclic(raw, defs, (), kept)
+    recursive: dict[str, Any] = {}
+    while pending := kept - recursive.keys():
+        for name in pending:
+            recursive[name] = _inline_acyclic(defs[name], defs, (name,), kept)
+    if recursive:
+        schema["$defs"] = recursive
+    return dict(_ref_alone(_nullable(_strip(schema, _DROPPED_FROM_OUTPUTS))))

@@ -97,6 +97,11 @@ class BearerTokenMiddleware:
             scope = {**scope, SCOPE_KEY: user}  # set by us on every request: never the client's
             await self.app(scope, receive, send)
             return
+        client = scope.get("client") or ("?", 0)
+        # the access log is off at INFO (server/http.py serve_http), so refusals are logged here
+        log.warning(
+            "refused %s %s from %s: no valid bearer token", scope.get("method", "-"), scope["path"], client[0]
+        )
         if scope["type"] == "websocket":  # none are served; refuse before anything else looks
             await send({"type": "websocket.close", "code": 1008})
             return
@@ -122,6 +127,9 @@ def create_http_app(server: MCPServer, settings: Settings, *, host: str = "127.0
     app: ASGIApp = server.streamable_http_app(
         streamable_http_path=MCP_PATH,
         stateless_http=True,
+        # A stateless request gets its answer as one JSON body: an SSE stream per request cost a
+        # task group, memory streams and event framing for a single message.
+        json_response=True,
         transport_security=transport_security(settings, host),
         host=host,
     )
@@ -167,8 +175,18 @@ class _StartupErrors:
 async def serve_http(server: MCPServer, settings: Settings, *, host: str, port: int) -> None:
     """Serve until interrupted (uvicorn turns SIGINT/SIGTERM into a graceful shutdown)."""
     app = _StartupErrors(create_http_app(server, settings, host=host))
+    level = settings.log_level_for(stdio=False)
+    quiet = level != "DEBUG"
+    if quiet:
+        # one INFO line per request ("Terminating session: None") says nothing in stateless mode
+        logging.getLogger("mcp.server.streamable_http").setLevel(logging.WARNING)
     config = uvicorn.Config(
-        app, host=host, port=port, log_level=settings.log_level_for(stdio=False).lower(), lifespan="on"
+        app,
+        host=host,
+        port=port,
+        log_level=level.lower(),
+        lifespan="on",
+        access_log=not quiet,  # a line per request costs CPU on the request path; DEBUG keeps it
     )
     try:
         await uvicorn.Server(config).serve()

@@ -17,13 +17,14 @@ from support_db_mcp.db.statements import count_statements
 from support_db_mcp.errors import InvalidInputError, NotFoundError
 from support_db_mcp.models import Comment, Ticket
 from support_db_mcp.schemas.comments import AddCommentResult, NewComment
+from support_db_mcp.schemas.tickets import CommentOut, UserSummary
 from support_db_mcp.services import history, idempotency, users
 from support_db_mcp.services.actors import Actor, acting_person, email_of, on_behalf_allowed
 from support_db_mcp.services.ticket_rows import (
-    COMMENTS_OF_TICKET,
-    comment_out,
+    COMMENT_OF_TICKET,
+    comment_fields,
     comments_table,
-    ticket_summary,
+    summary_of,
 )
 from support_db_mcp.services.ticket_update import read_summary
 
@@ -52,7 +53,6 @@ _bumped = (
 _STORE = select(_stored.c.id, _stored.c.created_at, _bumped.c.updated_at).select_from(
     _stored.join(_bumped, true())  # one row each
 )
-_COMMENT_BY_ID = COMMENTS_OF_TICKET.where(comments_table.c.id == bindparam("comment_id"))
 
 
 async def add_comment(
@@ -66,10 +66,10 @@ async def add_comment(
             assert stored.comment_id is not None, "a settled add_comment names its comment"
             ticket = await read_summary(session, new.ticket)
             found = await session.execute(
-                _COMMENT_BY_ID, {"ticket_id": ticket["id"], "comment_id": stored.comment_id}
+                COMMENT_OF_TICKET, {"ticket_id": ticket["id"], "comment_id": stored.comment_id}
             )
-            comment = comment_out(found.one()._mapping)
-            summary = ticket_summary(ticket, ticket["tag_names"])
+            comment = CommentOut.model_validate(comment_fields(found.one()))
+            summary = summary_of(ticket)
             return AddCommentResult(
                 comment=comment, ticket=summary, replayed=True, sql_statements=statements.count
             )
@@ -110,17 +110,13 @@ async def add_comment(
                 else None
             ),
         )
-    comment = comment_out(
-        {
-            "id": row.id,
-            "body": new.body,
-            "is_internal": new.internal,
-            "created_at": row.created_at,
-            "author_id": author.id,
-            "author_full_name": author.full_name,
-            "author_email": author.email,
-        }
+    comment = CommentOut(
+        id=row.id,
+        author=UserSummary(id=author.id, full_name=author.full_name, email=author.email),
+        body=new.body,
+        internal=new.internal,
+        created_at=row.created_at,
     )
     after = {**ticket, "updated_at": row.updated_at, "comment_count": ticket["comment_count"] + 1}
-    summary = ticket_summary(after, ticket["tag_names"])
+    summary = summary_of(after)
     return AddCommentResult(comment=comment, ticket=summary, sql_statements=statements.count)

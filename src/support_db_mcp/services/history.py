@@ -2,23 +2,37 @@
 latest of them read back for get_ticket.
 
 Recording is one statement however many fields changed (the changes travel as arrays and are
-unnested), and it carries the idempotency key's settlement along. Reading is one statement: the
-latest HISTORY_LIMIT events of the ticket through ix_ticket_events_ticket_id_id, newest last.
+unnested), and it carries the idempotency key's settlement along. Reading is part of get_ticket's one
+statement (`latest_events`): the latest HISTORY_LIMIT events of the ticket through
+ix_ticket_events_ticket_id_id, as an array of rows, shown newest last.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import BigInteger, Integer, String, Table, Text, bindparam, func, insert, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    String,
+    Table,
+    Text,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+    tuple_,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from support_db_mcp.models import Ticket, User
 from support_db_mcp.models import TicketEvent as TicketEventRow
-from support_db_mcp.models import User
-from support_db_mcp.schemas.tickets import HISTORY_LIMIT, FieldChange, TicketEvent
+from support_db_mcp.schemas.tickets import HISTORY_LIMIT, FieldChange
 from support_db_mcp.services.idempotency import Settlement
 
 # typed as the Table it is, so Core insert() takes it (an ORM insert would treat the values as a bulk load)
@@ -92,17 +106,19 @@ async def record(
     await session.execute(statement, values)
 
 
+# An event as history shows it, in the order `event_fields` reads it.
+_EVENT_COLUMNS = (
+    events_table.c.created_at,
+    events_table.c.tool,
+    events_table.c.field,
+    events_table.c.old_value,
+    events_table.c.new_value,
+    _actors.c.id,
+    _actors.c.full_name,
+    _actors.c.email,
+)
 _LATEST = (
-    select(
-        events_table.c.created_at,
-        events_table.c.tool,
-        events_table.c.field,
-        events_table.c.old_value,
-        events_table.c.new_value,
-        _actors.c.id,
-        _actors.c.full_name,
-        _actors.c.email,
-    )
+    select(*_EVENT_COLUMNS)
     .join(_actors, _actors.c.id == events_table.c.actor_id)
     .where(events_table.c.ticket_id == bindparam("ticket_id"))
     .order_by(events_table.c.id.desc())
@@ -111,31 +127,47 @@ _LATEST = (
 _OF_REQUEST = _LATEST.where(events_table.c.request_id == bindparam("request_id"))
 
 
-def _event(row: Sequence[object]) -> TicketEvent:
-    at, tool, field, old, new, actor_id, full_name, email = row
-    return TicketEvent.model_validate(
-        {
-            "at": at,
-            "actor": {"id": actor_id, "full_name": full_name, "email": email},
-            "tool": tool,
-            "field": field,
-            "from": old,
-            "to": new,
-        }
+def latest_events() -> ColumnElement[Any]:
+    """A column for a select of tickets: the ticket's latest HISTORY_LIMIT + 1 events, newest first,
+    as one array of rows (ix_ticket_events_ticket_id_id), so get_ticket reads its history in the
+    ticket's own statement; the one more than shown tells that older ones exist."""
+    tickets = cast(Table, Ticket.__table__)
+    latest = (
+        select(tuple_(*_EVENT_COLUMNS))
+        .select_from(events_table.join(_actors, _actors.c.id == events_table.c.actor_id))
+        .where(events_table.c.ticket_id == tickets.c.id)
+        .order_by(events_table.c.id.desc())
+        # a constant in the SQL text: the statement is compiled once and reused (ticket_rows.py)
+        .limit(literal_column(str(HISTORY_LIMIT + 1)))
+        .scalar_subquery()
     )
+    return func.array(latest).label("history")
+
+
+def event_fields(row: Sequence[Any]) -> dict[str, Any]:
+    """The fields of a TicketEvent from a row of the event columns."""
+    at, tool, field, old, new, actor_id, full_name, email = row
+    return {
+        "at": at,
+        "actor": {"id": actor_id, "full_name": full_name, "email": email},
+        "tool": tool,
+        "field": field,
+        "from": old,
+        "to": new,
+    }
 
 
 @dataclass(frozen=True)
 class History:
-    events: list[TicketEvent]  # oldest first, the newest last
+    events: list[dict[str, Any]]  # TicketEvent's fields, oldest first, the newest last
     truncated: bool  # older events exist than these
 
 
-async def ticket_history(session: AsyncSession, *, ticket_id: int) -> History:
-    """The latest HISTORY_LIMIT changes of a ticket, newest last: one statement."""
-    rows = (await session.execute(_LATEST, {"ticket_id": ticket_id, "limit": HISTORY_LIMIT + 1})).all()
-    latest = rows[:HISTORY_LIMIT]
-    return History([_event(row) for row in reversed(latest)], truncated=len(rows) > HISTORY_LIMIT)
+def history_of(latest: Sequence[Sequence[Any]] | None) -> History:
+    """The history shown from a `latest_events()` value (newest first, one more than shown)."""
+    rows = list(latest or ())
+    shown = rows[:HISTORY_LIMIT]
+    return History([event_fields(row) for row in reversed(shown)], truncated=len(rows) > HISTORY_LIMIT)
 
 
 async def changes_of_request(session: AsyncSession, *, ticket_id: int, request_id: str) -> list[FieldChange]:

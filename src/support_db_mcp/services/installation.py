@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass, field
 
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from support_db_mcp.models import installation_secrets
 
@@ -30,7 +30,7 @@ class Installation:
 _PROCESS_ONLY = Installation(trigram_titles=False, cursor_key=secrets.token_bytes(32))
 
 
-def of(session: AsyncSession) -> Installation:
+def of(session: AsyncSession | AsyncConnection) -> Installation:
     """The installation facts the server read at start, carried by every session it opens."""
     found = session.info.get(SESSION_KEY)
     return found if isinstance(found, Installation) else _PROCESS_ONLY

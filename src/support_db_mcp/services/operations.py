@@ -66,7 +66,9 @@ class Runtime(Protocol):
     def explainer(self) -> Explainer | None: ...
 
 
-Service = Callable[[AsyncSession, Any], Awaitable[BaseModel]]
+# (session, inputs) -> output of a read: the session is a ReadSession (db/engine.py), a pooled
+# connection on the read tools' fast path or a session in a transaction (explain_query, tests).
+Service = Callable[[Any, Any], Awaitable[BaseModel]]
 # A write gets who it is done for (the acting user of the call, or None) as an argument.
 Writer = Callable[[AsyncSession, Any, Actor | None], Awaitable[BaseModel]]
 Runner = Callable[[Runtime, Any], Awaitable[BaseModel]]
@@ -132,8 +134,8 @@ class Operation:
             async with runtime.database.write() as session:
                 return await self.writer(session, inputs, actor)
         assert self.service is not None
-        async with runtime.database.read() as session:
-            return await self.service(session, inputs)
+        service = self.service
+        return await runtime.database.run_read(lambda session: service(session, inputs))
 
 
 # ---------------------------------------------------------------- explain_query's runner
@@ -202,7 +204,8 @@ _OPERATIONS = (
             "All filters are optional and combine with AND; `status` and `priority` take one value or "
             "several separated by commas ('open, in_progress'). Returns at most `limit` (1-100, default 20) "
             "ticket summaries with creator, assignee, tags and comment count. When more tickets match, "
-            "`next_cursor` is set: call again with the same filters and `cursor=next_cursor`.\n\n" + FENCED
+            "`next_cursor` is set: call again with the same filters and `cursor=next_cursor`. One SQL "
+            "statement per page whatever its size (two with a `tag` filter).\n\n" + FENCED
         ),
         inputs=TicketSearch,
         output=SearchTicketsResult,
@@ -221,7 +224,8 @@ _OPERATIONS = (
         description=(
             "Read one ticket with its description, tags, all comments (oldest first, with authors) and "
             f"its history: the latest {HISTORY_LIMIT} changes made through the tools (when, who, which "
-            "tool, field, from, to), newest last; `history_truncated` says when older ones exist.\n\n"
+            "tool, field, from, to), newest last; `history_truncated` says when older ones exist. One SQL "
+            "statement whatever the number of comments and changes.\n\n"
             "`ticket` is the id ('123') or the number ('TCK-000123'), as text. The ticket's updated_at is "
             "what update_ticket takes as expected_updated_at.\n\n" + FENCED
         ),
@@ -242,7 +246,8 @@ _OPERATIONS = (
             f"Returns at most `limit` (1-{MAX_SIMILAR}, default 5) ticket summaries; `status` narrows them "
             "(one status, or several separated by commas: 'open, in_progress'). A word few tickets use "
             "matches at any age; words many tickets use count only in "
-            f"pairs, and only among the {WINDOW:,} newest tickets, which keeps every call fast.\n\n" + FENCED
+            f"pairs, and only among the {WINDOW:,} newest tickets, which keeps every call fast. Two SQL "
+            "statements whatever the limit.\n\n" + FENCED
         ),
         inputs=SimilarSearch,
         output=SimilarTicketsResult,

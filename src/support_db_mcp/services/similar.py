@@ -13,12 +13,14 @@ Two statements whatever the limit or the size of the desk:
    The candidates are ranked by ts_rank_cd over all the stems (title words weigh more than
    description words) plus, with pg_trgm, the titles' similarity; the few kept get their summary
    columns, tags and stems in the same statement.
+Both are compiled once (per combination of filters) and sent as they are on the read tools'
+connection, like every read (services/ticket_rows.py).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -26,6 +28,7 @@ from sqlalchemy import (
     Integer,
     Select,
     Text,
+    any_,
     bindparam,
     cast,
     func,
@@ -34,26 +37,26 @@ from sqlalchemy import (
     select,
     union,
 )
-from sqlalchemy.dialects.postgresql import TSQUERY
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
 
+from support_db_mcp.db.engine import ReadSession
 from support_db_mcp.db.statements import count_statements
 from support_db_mcp.errors import InvalidInputError, NotFoundError
 from support_db_mcp.schemas.fields import TicketRef
 from support_db_mcp.schemas.similar import (
     SHOWN_TERMS,
-    MatchReason,
     SimilarSearch,
-    SimilarTicket,
     SimilarTicketsResult,
 )
-from support_db_mcp.services import installation, tagging
+from support_db_mcp.services import installation
 from support_db_mcp.services.similar_terms import KEY_TERMS, SOURCE, TEXT_STEMS, Queries, frequencies, queries
 from support_db_mcp.services.ticket_rows import (
-    comment_count,
+    CompiledRead,
+    compile_read,
+    fetch,
     summary_columns,
+    summary_fields,
     summary_from,
-    ticket_summary,
     tickets_table,
 )
 
@@ -100,7 +103,8 @@ def _ranking(filters: frozenset[str]) -> Select[Any]:
     if "exclude_id" in filters:
         conditions.append(t.id != bindparam("exclude_id"))
     if "statuses" in filters:
-        conditions.append(t.status.in_(bindparam("statuses", expanding=True)))
+        # = ANY(array): one SQL text for any number of statuses, so it is compiled once
+        conditions.append(t.status == any_(bindparam("statuses", type_=ARRAY(t.status.type))))
     # Half the key stems (title to title, for a ticket), half all the stems: descriptions that share
     # everyday sentences do not outrank a title that is the same. 32: rank / (rank + 1), 0 to 1.
     text_rank = (
@@ -120,8 +124,6 @@ def _ranking(filters: frozenset[str]) -> Select[Any]:
     return (
         select(
             *summary_columns(),
-            comment_count(),
-            tagging.tag_names(),
             ranked.c.score,
             ranked.c.title_similarity,
             func.tsvector_to_array(t.search_vector).label("stems"),
@@ -129,6 +131,21 @@ def _ranking(filters: frozenset[str]) -> Select[Any]:
         .select_from(summary_from.join(ranked, ranked.c.id == t.id))
         .order_by(ranked.c.score.desc(), t.id.desc())
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled_ranking(filters: frozenset[str]) -> CompiledRead:
+    return compile_read(_ranking(filters))
+
+
+_SOURCE = {by: compile_read(statement) for by, statement in SOURCE.items()}
+_TEXT_STEMS = compile_read(TEXT_STEMS)
+# the names of the columns of a source row, for reading it by name (a session's row has positions only)
+_SOURCE_KEYS = tuple(str(column.key) for column in SOURCE["id"].selected_columns)
+_TEXT_KEYS = tuple(str(column.key) for column in TEXT_STEMS.selected_columns)
+# positions in a ranking row, after the summary's columns
+_SCORE = len(summary_columns())
+_TITLE_SIMILARITY, _STEMS = _SCORE + 1, _SCORE + 2
 
 
 def ranking_statement(
@@ -155,22 +172,22 @@ def _ranking_values(
     if exclude_id is not None:
         values["exclude_id"] = exclude_id
     if search.status:
-        values["statuses"] = list(search.status)
+        values["statuses"] = [status.value for status in search.status]  # as the driver takes them
     return values
 
 
-def _similar(row: Mapping[str, Any], terms: Sequence[str]) -> SimilarTicket:
-    stems = set(row["stems"] or ())
-    similarity = row["title_similarity"]
-    why = MatchReason(
-        shared_terms=[term for term in terms if term in stems][:SHOWN_TERMS],
-        title_similarity=round(float(similarity), 3) if similarity is not None else None,
-    )
-    summary = ticket_summary(row, list(row["tag_names"] or []))
-    return SimilarTicket(**dict(summary), score=round(float(row["score"]), 4), why=why)
+def _similar(row: Sequence[Any], terms: Sequence[str]) -> dict[str, Any]:
+    """The fields of a SimilarTicket from a ranking row."""
+    stems = set(row[_STEMS] or ())
+    similarity = row[_TITLE_SIMILARITY]
+    why = {
+        "shared_terms": [term for term in terms if term in stems][:SHOWN_TERMS],
+        "title_similarity": round(float(similarity), 3) if similarity is not None else None,
+    }
+    return {**summary_fields(row), "score": round(float(row[_SCORE]), 4), "why": why}
 
 
-async def find_similar_tickets(session: AsyncSession, *, search: SimilarSearch) -> SimilarTicketsResult:
+async def find_similar_tickets(session: ReadSession, *, search: SimilarSearch) -> SimilarTicketsResult:
     problem = search.across_arguments()
     if problem is not None:
         raise InvalidInputError(problem)
@@ -179,22 +196,24 @@ async def find_similar_tickets(session: AsyncSession, *, search: SimilarSearch) 
         if search.ticket is not None:
             ref: TicketRef = search.ticket
             by, key = ("id", ref.id) if ref.id is not None else ("number", ref.number)
-            source = (await session.execute(SOURCE[by], {"key": key})).mappings().one_or_none()
-            if source is None:
+            sources = await fetch(session, _SOURCE[by], {"key": key})
+            if not sources:
                 raise NotFoundError(f"no ticket with {ref}; search_tickets lists existing tickets")
+            source = dict(zip(_SOURCE_KEYS, sources[0], strict=True))
             exclude_id, title, key_terms = source["id"], source["title"], list(source["key_terms"])
         else:
             assert search.text is not None
-            source = (await session.execute(TEXT_STEMS, {"text": search.text})).mappings().one()
+            [stems] = await fetch(session, _TEXT_STEMS, {"text": search.text})
+            source = dict(zip(_TEXT_KEYS, stems, strict=True))
             exclude_id, title, key_terms = None, search.text, list(source["terms"][:KEY_TERMS])
         terms = list(source["terms"])
-        rows: list[Any] = []
+        rows: Sequence[Any] = ()
         if terms or fuzzy_titles:
             found = queries(terms, key_terms, frequencies(source), in_titles=search.ticket is not None)
             values = _ranking_values(
                 search, found, exclude_id=exclude_id, title=title if fuzzy_titles else None
             )
-            rows = list((await session.execute(_ranking(frozenset(values)), values)).mappings())
+            rows = await fetch(session, _compiled_ranking(frozenset(values)), values)
     note = None
     if not rows:
         note = (
@@ -203,9 +222,11 @@ async def find_similar_tickets(session: AsyncSession, *, search: SimilarSearch) 
             if terms
             else "It has no words full-text search compares (only stop words such as 'the' or 'and')."
         )
-    return SimilarTicketsResult(
-        tickets=[_similar(row, terms) for row in rows],
-        compared_terms=terms,
-        note=note,
-        sql_statements=statements.count,
+    return SimilarTicketsResult.model_validate(
+        {
+            "tickets": [_similar(row, terms) for row in rows],
+            "compared_terms": terms,
+            "note": note,
+            "sql_statements": statements.count,
+        }
     )

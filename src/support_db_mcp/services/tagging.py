@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import BigInteger, String, any_, bindparam, delete, func, select
-from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from support_db_mcp.models import Tag, Ticket, ticket_tags
+from support_db_mcp.models import Tag, ticket_tags
 
 
 def _upserted(names: Any) -> Any:
@@ -65,16 +65,3 @@ def link_tags(ticket_id: int, names: list[str]) -> tuple[Any, dict[str, Any]]:
 def retag(ticket_id: int, *, added: list[str], removed: list[str]) -> tuple[Any, dict[str, Any]]:
     """Take `removed` off a ticket and put `added` on it (created if new), in one statement."""
     return _RETAG, {"added_tags": added, "removed_tags": removed, "tagged_ticket_id": ticket_id}
-
-
-def tag_names() -> Any:
-    """A column of the ticket's tag names in order (NULL when it has none), for a select of tickets:
-    the tags of a few tickets without a statement of their own."""
-    tickets = Ticket.__table__
-    names = (
-        select(func.array_agg(aggregate_order_by(Tag.name, Tag.name)))
-        .select_from(ticket_tags.join(Tag.__table__, Tag.id == ticket_tags.c.tag_id))
-        .where(ticket_tags.c.ticket_id == tickets.c.id)
-        .scalar_subquery()
-    )
-    return names.label("tag_names")

@@ -17,11 +17,11 @@ from support_db_mcp.db.statements import count_statements
 from support_db_mcp.errors import InvalidInputError, NotFoundError
 from support_db_mcp.models import Ticket
 from support_db_mcp.schemas.fields import TicketRef
-from support_db_mcp.schemas.tickets import CreateTicketResult, NewTicket
+from support_db_mcp.schemas.tickets import CreateTicketResult, NewTicket, TicketDetail
 from support_db_mcp.services import history, idempotency, tagging, users
 from support_db_mcp.services.actors import Actor, acting_person, email_of, on_behalf_allowed, resolve_me
 from support_db_mcp.services.ticket_read import read_ticket
-from support_db_mcp.services.ticket_rows import ticket_detail
+from support_db_mcp.services.ticket_rows import named_summary_fields
 
 TOOL = "create_ticket"
 
@@ -97,8 +97,15 @@ async def create_ticket(
     if stored is not None:
         assert replayed is not None, "a replayed key's ticket exists: the key goes with it"
         return CreateTicketResult(ticket=replayed, replayed=True, sql_statements=statements.count)
-    full_row = {**row._mapping, **_user_columns("creator", creator), **_user_columns("assignee", assignee)}
-    detail = ticket_detail(full_row, sorted(new.tags), comments=[])
+    full_row = {
+        **row._mapping,
+        **_user_columns("creator", creator),
+        **_user_columns("assignee", assignee),
+        "tags": sorted(new.tags),
+        "comment_count": 0,
+    }
+    fields = {**named_summary_fields(full_row), "description": row.description, "comments": []}
+    detail = TicketDetail.model_validate(fields)
     return CreateTicketResult(ticket=detail, new_customer=new_customer, sql_statements=statements.count)
 
 

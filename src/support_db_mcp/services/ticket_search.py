@@ -1,12 +1,17 @@
 """search_tickets: one page of tickets, newest first, keyset-paginated, every filter optional.
 
-A page is a fixed number of statements whatever its size (see the README's statement counts):
-the filters (and the tag, resolved to its id first) in one statement, the page's tags in another.
+A page is one statement whatever its size: the filtered, ordered, limited tickets with their
+creator, assignee, tags and comment count. A tag filter adds one before it that resolves the tag's
+id, so that the planner sees the real id and can tell a rare tag (read through the tag index) from
+a common one (walk the date order); with the id unknown at planning time a rare tag would walk
+every ticket.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -14,6 +19,7 @@ from sqlalchemy import (
     Integer,
     Select,
     Text,
+    any_,
     bindparam,
     func,
     literal_column,
@@ -21,8 +27,9 @@ from sqlalchemy import (
     select,
     tuple_,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.dialects.postgresql import ARRAY
 
+from support_db_mcp.db.engine import ReadSession
 from support_db_mcp.db.statements import count_statements
 from support_db_mcp.models import TEXT_SEARCH_CONFIG, ticket_tags
 from support_db_mcp.schemas.fields import normalise_tag
@@ -30,12 +37,15 @@ from support_db_mcp.schemas.tickets import SearchTicketsResult, TicketSearch
 from support_db_mcp.services import installation
 from support_db_mcp.services.pagination import KeysetPosition, decode_cursor, encode_cursor
 from support_db_mcp.services.ticket_rows import (
-    comment_count,
+    ROW_CREATED_AT,
+    ROW_ID,
+    CompiledRead,
+    compile_read,
+    fetch,
     summary_columns,
+    summary_fields,
     summary_from,
-    tags_of,
     tags_table,
-    ticket_summary,
     tickets_table,
 )
 
@@ -66,10 +76,12 @@ def _search_values(
         values["text"] = search.text
         if fuzzy_titles:
             values["fuzzy_text"] = search.text
+    # One value is an equality, which the (assignee, status, created_at) index serves in date
+    # order; several are `= ANY(array)`, one SQL text for any number of them.
     if search.status:
-        values["statuses"] = list(search.status)
+        values.update(_one_or_many("status", "statuses", search.status))
     if search.priority:
-        values["priorities"] = list(search.priority)
+        values.update(_one_or_many("priority", "priorities", search.priority))
     if search.assignee_id is not None:
         values["assignee_id"] = search.assignee_id
     if search.creator_id is not None:
@@ -84,6 +96,11 @@ def _search_values(
         values["after_created_at"] = after.created_at
         values["after_id"] = after.id
     return values
+
+
+def _one_or_many(one: str, many: str, chosen: Sequence[StrEnum]) -> dict[str, Any]:
+    labels = [member.value for member in chosen]  # as the driver receives them
+    return {one: labels[0]} if len(labels) == 1 else {many: labels}
 
 
 @functools.lru_cache(maxsize=1024)
@@ -102,10 +119,14 @@ def _search_template(filters: frozenset[str]) -> Select[*tuple[Any, ...]]:
             # the words misspelt: "passwrd" finds "Password reset email never arrives".
             match = or_(match, bindparam("fuzzy_text", type_=Text()).bool_op("<%")(t.title))
         conditions.append(match)
+    if "status" in filters:
+        conditions.append(t.status == bindparam("status", type_=t.status.type))
     if "statuses" in filters:
-        conditions.append(t.status.in_(bindparam("statuses", expanding=True)))
+        conditions.append(t.status == any_(bindparam("statuses", type_=ARRAY(t.status.type))))
+    if "priority" in filters:
+        conditions.append(t.priority == bindparam("priority", type_=t.priority.type))
     if "priorities" in filters:
-        conditions.append(t.priority.in_(bindparam("priorities", expanding=True)))
+        conditions.append(t.priority == any_(bindparam("priorities", type_=ARRAY(t.priority.type))))
     if "assignee_id" in filters:
         conditions.append(t.assignee_id == bindparam("assignee_id"))
     if "creator_id" in filters:
@@ -123,12 +144,20 @@ def _search_template(filters: frozenset[str]) -> Select[*tuple[Any, ...]]:
         )
         conditions.append(tuple_(t.created_at, t.id) < position)
     return (
-        select(*summary_columns(), comment_count())
+        select(*summary_columns())
         .select_from(summary_from)
         .where(*conditions)
         .order_by(t.created_at.desc(), t.id.desc())
         .limit(bindparam("limit", type_=Integer()))
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled_search(filters: frozenset[str]) -> CompiledRead:
+    return compile_read(_search_template(filters))
+
+
+_TAG_ID = compile_read(select(tags_table.c.id).where(tags_table.c.name == bindparam("name")))
 
 
 def search_statement(
@@ -145,39 +174,43 @@ def search_statement(
     return _search_template(frozenset(values)).params(values)
 
 
-async def search_tickets(session: AsyncSession, *, search: TicketSearch) -> SearchTicketsResult:
+async def search_tickets(session: ReadSession, *, search: TicketSearch) -> SearchTicketsResult:
     facts = installation.of(session)
-    filters = search.filters_fingerprint_source()
-    after = decode_cursor(search.cursor, filters, key=facts.cursor_key) if search.cursor else None
+    after = None
+    if search.cursor:
+        after = decode_cursor(search.cursor, search.filters_fingerprint_source(), key=facts.cursor_key)
     with count_statements() as statements:
         tag_id = None
         if search.tag:
-            tag_id = await session.scalar(
-                select(tags_table.c.id).where(tags_table.c.name == normalise_tag(search.tag))
-            )
-            if tag_id is None:
+            found = await fetch(session, _TAG_ID, {"name": normalise_tag(search.tag)})
+            if not found:
                 return SearchTicketsResult(
                     tickets=[],
                     next_cursor=None,
                     note=f"No tag named {search.tag!r} exists, so no ticket has it.",
                     sql_statements=statements.count,
                 )
+            tag_id = found[0][0]
         values = _search_values(search, after, tag_id, fuzzy_titles=facts.trigram_titles)
-        rows = (await session.execute(_search_template(frozenset(values)), values)).all()
-        page = rows[: search.limit]
-        tags = await tags_of(session, [row.id for row in page])
-    tickets = [ticket_summary(row._mapping, tags.get(row.id, [])) for row in page]
+        rows = await fetch(session, _compiled_search(frozenset(values)), values)
+    page = rows[: search.limit]
     next_cursor = None
     note = None
     if len(rows) > search.limit:
         last = page[-1]
-        next_cursor = encode_cursor(KeysetPosition(last.created_at, last.id), filters, key=facts.cursor_key)
+        position = KeysetPosition(last[ROW_CREATED_AT], last[ROW_ID])
+        next_cursor = encode_cursor(position, search.filters_fingerprint_source(), key=facts.cursor_key)
         note = (
-            f"Showing {len(tickets)} tickets; more match. Call search_tickets again with the same "
+            f"Showing {len(page)} tickets; more match. Call search_tickets again with the same "
             "filters and cursor=next_cursor for the next page."
         )
-    elif not tickets and search.text and search.cursor is None and not facts.trigram_titles:
+    elif not page and search.text and search.cursor is None and not facts.trigram_titles:
         note = NO_TYPO_MATCHING.format(text=search.text)
-    return SearchTicketsResult(
-        tickets=tickets, next_cursor=next_cursor, note=note, sql_statements=statements.count
+    return SearchTicketsResult.model_validate(
+        {
+            "tickets": [summary_fields(row) for row in page],
+            "next_cursor": next_cursor,
+            "note": note,
+            "sql_statements": statements.count,
+        }
     )

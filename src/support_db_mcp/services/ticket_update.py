@@ -27,13 +27,7 @@ from support_db_mcp.schemas.updates import TicketChange, UpdateTicketResult
 from support_db_mcp.services import history, idempotency, tagging, users
 from support_db_mcp.services.actors import Actor, email_of
 from support_db_mcp.services.history import Change
-from support_db_mcp.services.ticket_rows import (
-    comment_count,
-    summary_columns,
-    summary_from,
-    ticket_summary,
-    tickets_table,
-)
+from support_db_mcp.services.ticket_rows import summary_columns, summary_from, summary_of, tickets_table
 
 TOOL = "update_ticket"
 _tickets = cast(Table, Ticket.__table__)  # as the Table it is, for a Core UPDATE
@@ -42,9 +36,7 @@ _tickets = cast(Table, Ticket.__table__)  # as the Table it is, for a Core UPDAT
 def _ticket_statement(by: str, *, locked: bool) -> Select[Any]:
     """The ticket's summary row with its tags, by id or number; locked (FOR UPDATE) for a change."""
     statement = (
-        select(*summary_columns(), comment_count(), tagging.tag_names())
-        .select_from(summary_from)
-        .where(tickets_table.c[by] == bindparam("key"))
+        select(*summary_columns()).select_from(summary_from).where(tickets_table.c[by] == bindparam("key"))
     )
     return statement.with_for_update(of=tickets_table) if locked else statement
 
@@ -54,13 +46,14 @@ _CURRENT = {by: _ticket_statement(by, locked=False) for by in ("id", "number")}
 
 
 async def read_summary(session: AsyncSession, ref: TicketRef, *, lock: bool = False) -> Mapping[str, Any]:
-    """The ticket's summary row (see ticket_rows.ticket_summary) and `tag_names`; NotFoundError if none."""
+    """The ticket's summary row by name (ticket_rows.SUMMARY_KEYS, `tags` among them); NotFoundError
+    if there is none."""
     by, key = ("id", ref.id) if ref.id is not None else ("number", ref.number)
     statements = _LOCKED if lock else _CURRENT
     row = (await session.execute(statements[by], {"key": key})).one_or_none()
     if row is None:
         raise NotFoundError(f"no ticket with {ref}; search_tickets lists existing tickets")
-    return {**row._mapping, "tag_names": list(row.tag_names or [])}
+    return {**row._mapping, "tags": list(row.tags or [])}
 
 
 def shown_time(moment: datetime) -> str:
@@ -102,7 +95,7 @@ def _field_changes(
     if change.changes_assignee and (assignee.id if assignee else None) != current["assignee_id"]:
         values["assignee_id"] = assignee.id if assignee else None
         changes.append(Change("assignee", current["assignee_email"], assignee.email if assignee else None))
-    tags = current["tag_names"]
+    tags = current["tags"]
     added = [tag for tag in change.add_tags if tag not in tags]
     removed = [tag for tag in change.remove_tags if tag in tags]
     changes += [Change("tag", None, tag) for tag in added] + [Change("tag", tag, None) for tag in removed]
@@ -110,8 +103,8 @@ def _field_changes(
 
 
 def _left_alone(change: TicketChange, current: Mapping[str, Any]) -> str | None:
-    absent = [tag for tag in change.remove_tags if tag not in current["tag_names"]]
-    present = [tag for tag in change.add_tags if tag in current["tag_names"]]
+    absent = [tag for tag in change.remove_tags if tag not in current["tags"]]
+    present = [tag for tag in change.add_tags if tag in current["tags"]]
     parts = []
     if present:
         parts.append(f"already tagged {', '.join(present)}")
@@ -154,7 +147,7 @@ async def update_ticket(
                     f"{shown_time(current['updated_at'])} if the change still makes sense"
                 )
             values, changes, added, removed = _field_changes(change, current, assignee)
-            tag_names = sorted({*current["tag_names"], *added} - set(removed))
+            tag_names = sorted({*current["tags"], *added} - set(removed))
             if len(tag_names) > MAX_TAGS:
                 raise InvalidInputError(
                     f"a ticket has at most {MAX_TAGS} tags; {current['number']} would have {len(tag_names)}"
@@ -182,7 +175,7 @@ async def update_ticket(
                 await session.execute(settled.statement, settled.values)
     if stored is not None:
         return UpdateTicketResult(
-            ticket=ticket_summary(current, current["tag_names"]),
+            ticket=summary_of(current),
             changes=replayed,
             replayed=True,
             note="request_id matched an earlier update: these are its changes, and the ticket as it is now",
@@ -191,15 +184,14 @@ async def update_ticket(
     note = _left_alone(change, current)
     if not changes:
         note = "nothing changed: the ticket already has these values" + (f" ({note})" if note else "")
-        unchanged = ticket_summary(current, current["tag_names"])
+        unchanged = summary_of(current)
         return UpdateTicketResult(ticket=unchanged, changes=[], note=note, sql_statements=statements.count)
     after = {**current, **values, "updated_at": updated_at}
     if "assignee_id" in values:
         after |= _assignee_columns(assignee)
     shown: list[FieldChange] = [each.shown for each in changes]
-    return UpdateTicketResult(
-        ticket=ticket_summary(after, tag_names), changes=shown, note=note, sql_statements=statements.count
-    )
+    ticket = summary_of({**after, "tags": tag_names})
+    return UpdateTicketResult(ticket=ticket, changes=shown, note=note, sql_statements=statements.count)
 
 
 def _assignee_columns(assignee: users.Person | None) -> dict[str, Any]:
