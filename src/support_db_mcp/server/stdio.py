@@ -1,12 +1,17 @@
-"""stdio without worker threads: the SDK's stdio transport, reading and writing the pipes on the loop.
+"""stdio on the event loop, with tool results encoded once: the SDK's stdio transport, done leaner.
 
 The SDK's `stdio_server()` wraps stdin and stdout in anyio's file objects, which run every
 readline, write and flush in a worker thread: three thread hand-offs per request, and on a busy
-machine waking a thread costs more than our query. Given asyncio-native streams instead, the SDK
-runs the same transport on the event loop. Like the SDK's own, this claims fd 0 and fd 1 while
-serving: the protocol goes through private duplicates, fd 0 reads /dev/null and fd 1 writes to
-stderr, so nothing printed by accident can corrupt the protocol stream. When stdin or stdout is
-not a pipe or a socket (a file, a terminal) or on Windows, the SDK's transport is used unchanged.
+machine waking a thread costs more than our query. This transport reads and writes the pipes on
+the event loop instead and otherwise does what the SDK's does, line for line: each line read is
+parsed as a JSON-RPC message (or handed on as the error it raised), each message written is the
+SDK's JSON of it. Its writer also puts in place the structured content tools encoded beforehand
+(server/wire.py), so that a result's content is not walked four times.
+
+Like the SDK's own, this claims fd 0 and fd 1 while serving: the protocol goes through private
+duplicates, fd 0 reads /dev/null and fd 1 writes to stderr, so nothing printed by accident can
+corrupt the protocol stream. When stdin or stdout is not a pipe or a socket (a file, a terminal)
+or on Windows, the SDK's transport is used unchanged.
 """
 
 from __future__ import annotations
@@ -17,21 +22,26 @@ import stat
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
+import anyio
+import mcp.types as types
 from mcp.server.mcpserver import MCPServer
 from mcp.server.stdio import stdio_server
+from mcp.shared.message import SessionMessage
+
+from support_db_mcp.server.wire import encoded_content, response_line
 
 LINE_LIMIT = 64 * 2**20  # the largest request line we accept (the SDK has no limit)
 
 
-class _Lines:
+class Lines:
     """`async for line in stdin`, as the SDK's transport reads it."""
 
     def __init__(self, reader: asyncio.StreamReader) -> None:
         self._reader = reader
 
-    def __aiter__(self) -> _Lines:
+    def __aiter__(self) -> Lines:
         return self
 
     async def __anext__(self) -> str:
@@ -41,10 +51,18 @@ class _Lines:
         return line.decode("utf-8", errors="replace")
 
 
-class _Writer:
+class Pipe(Protocol):
+    """Where the lines go: an asyncio.StreamWriter, or anything that writes and drains like one."""
+
+    def write(self, data: bytes) -> None: ...
+
+    async def drain(self) -> None: ...
+
+
+class LineWriter:
     """`await stdout.write(text)` and `await stdout.flush()`, as the SDK's transport writes."""
 
-    def __init__(self, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, writer: Pipe) -> None:
         self._writer = writer
 
     async def write(self, text: str) -> None:
@@ -82,7 +100,7 @@ def _claimed_std_fds() -> Iterator[tuple[int, int]]:
 
 
 @asynccontextmanager
-async def _pipe_streams() -> AsyncIterator[tuple[_Lines, _Writer]]:
+async def _pipe_streams() -> AsyncIterator[tuple[Lines, LineWriter]]:
     loop = asyncio.get_running_loop()
     with _claimed_std_fds() as (wire_in, wire_out):
         reader = asyncio.StreamReader(limit=LINE_LIMIT)
@@ -94,7 +112,7 @@ async def _pipe_streams() -> AsyncIterator[tuple[_Lines, _Writer]]:
         )
         writer = asyncio.StreamWriter(write_transport, protocol, None, loop)
         try:
-            yield _Lines(reader), _Writer(writer)
+            yield Lines(reader), LineWriter(writer)
         finally:
             read_transport.close()
             write_transport.close()
@@ -109,10 +127,42 @@ async def serve_stdio(server: MCPServer) -> None:
     if not can_use_pipes():
         await server.run_stdio_async()
         return
-    async with (
-        _pipe_streams() as (stdin, stdout),
-        stdio_server(stdin=cast(Any, stdin), stdout=cast(Any, stdout)) as (read, write),
-    ):
-        # What MCPServer.run_stdio_async does with the SDK's own streams.
+    async with _pipe_streams() as (stdin, stdout):
+        await serve_lines(server, stdin, stdout)
+
+
+async def serve_lines(server: MCPServer, lines: AsyncIterator[str], out: LineWriter) -> None:
+    """Serve MCP on newline-delimited JSON: `lines` in, `out` out, until `lines` ends."""
+    inbound_send, inbound = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+    outbound, outbound_receive = anyio.create_memory_object_stream[SessionMessage](0)
+
+    async def read() -> None:
+        async with inbound_send:
+            async for line in lines:
+                try:
+                    message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
+                except Exception as error:  # as the SDK's transport: the server answers it
+                    await inbound_send.send(error)
+                    continue
+                await inbound_send.send(SessionMessage(message))
+
+    async def write() -> None:
+        async with outbound_receive:
+            async for session_message in outbound_receive:
+                await out.write(response_line(session_message.message) + "\n")
+                await out.flush()
+
+    lowlevel = server._lowlevel_server
+    with encoded_content():
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(read)
+            tasks.start_soon(write)
+            # What MCPServer.run_stdio_async does with the SDK's own streams.
+            await lowlevel.run(inbound, outbound, lowlevel.create_initialization_options())
+
+
+async def serve_lines_as_the_sdk(server: MCPServer, lines: AsyncIterator[str], out: LineWriter) -> None:
+    """The same, through the SDK's own stdio transport (what serve_lines must answer exactly as)."""
+    async with stdio_server(stdin=cast(Any, lines), stdout=cast(Any, out)) as (read, write):
         lowlevel = server._lowlevel_server
         await lowlevel.run(read, write, lowlevel.create_initialization_options())
