@@ -11,11 +11,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from support_db_mcp import models
-from support_db_mcp.server.prompts import PROMPT_FACTS
+from support_db_mcp.server.prompts import PROMPTS
 from support_db_mcp.server.resources import GUIDES
 from support_db_mcp.templates import prompts_dir
 
-STATIC = {"schema://tables", "schema://models"} | {f"pattern://{name}" for name in PROMPT_FACTS} | set(GUIDES)
+STATIC = {"schema://tables", "schema://models"} | {f"pattern://{spec.name}" for spec in PROMPTS} | set(GUIDES)
 
 
 async def read(client: Client, uri: str) -> TextResourceContents:
