@@ -53,11 +53,11 @@ class Limits:
 
 
 FULL = Limits(
-    most={"solution": 2, "point": 3, "gotcha": 4, "next": 3},
+    most={"solution": 2, "point": 2, "gotcha": 4, "next": 2},
     least={"solution": 1, "point": 2, "gotcha": 3, "next": 2},
 )
 COMPACT = Limits(
-    most={"solution": 1, "point": 2, "gotcha": 3, "next": 2},
+    most={"solution": 1, "point": 1, "gotcha": 2, "next": 1},
     least={"solution": 1, "point": 1, "gotcha": 2, "next": 1},
 )
 

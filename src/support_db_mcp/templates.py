@@ -102,7 +102,9 @@ def clip(text: str, limit: int, what: str = "lines") -> str:
 
 def clip_plans(text: str, limit: int) -> str:
     """explain_query's plan text within `limit` characters: every statement gets its share, cut at
-    a line end, and keeps its last line when that is its verdict."""
+    a line end, and keeps its last line when that is its verdict. Buffer counts are left out (the
+    tool's answer has them)."""
+    text = "\n".join(line for line in text.split("\n") if not line.lstrip().startswith("Buffers: "))
     parts = text.split("\n\n")
     share = max(limit // max(len(parts), 1), 200)
     clipped = []

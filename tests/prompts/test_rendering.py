@@ -51,7 +51,8 @@ async def test_every_prompt_follows_the_response_framework_and_scopes_trust_to_i
         assert section in rendered
     assert f"PostgreSQL\n{version}" in rendered or f"PostgreSQL {version}" in rendered
     assert f"`{database}`" in rendered
-    assert "trust the LIVE facts" in rendered and "weigh the rest as advice" in rendered
+    flat = " ".join(rendered.split())
+    assert "trust the LIVE facts" in flat and "weigh the rest as advice" in flat
     assert "trust the live facts" not in rendered  # the old, prompt-wide trust
     assert re.search(r"sqlalchemy 2\.1\.\d+", rendered)
     assert READ_AT.search(rendered), "the render time is stated"
@@ -150,8 +151,8 @@ async def test_query_and_search_quotes_the_sql_our_search_really_sends(
         result = await search_tickets(session, search=TicketSearch(status=["open"], limit=20))
     assert result.sql_statements == log.count == 2
     assert f"using **{log.count} SQL statements**" in rendered
-    assert log.statements[0].sql[:200] in rendered
     assert "`status=open`, `limit=20`" in rendered
+    assert '`explain_query` with\n`tool: "search_tickets"` shows each statement as sent' in rendered
 
 
 async def test_async_setup_reports_the_server_version_and_the_timeouts_in_force(

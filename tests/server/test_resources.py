@@ -140,7 +140,7 @@ async def test_each_pattern_resource_is_its_prompt_rendered_for_a_typical_questi
         define = (await read(client, "pattern://define_model")).text
         optimize = (await read(client, "pattern://optimize_performance")).text
         prompt = await client.get_prompt("define_model", {"entity": "tickets"})
-    assert "`tickets` already exists" in define
+    assert "## LIVE: `tickets` exists, and `Ticket` maps it" in define
     assert "They named our tool `search_tickets`" in optimize
     first_line = prompt.messages[0].content.text.splitlines()[0]  # type: ignore[union-attr]
     assert define.splitlines()[0] == first_line

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 BUDGET = 10_000  # characters a rendered prompt may have, whatever its arguments
 # detail levels tried in turn until the prompt fits the budget: (detail, piece limits, tables shown)
-DETAIL_LEVELS = ((2, FULL, 2), (1, FULL, 1), (0, COMPACT, 1))
+DETAIL_LEVELS = ((2, FULL, 2), (1, COMPACT, 1), (0, COMPACT, 1))
 # the libraries the guidance is written for, named in every prompt
 GUIDANCE_PACKAGES = ("sqlalchemy", "asyncpg", "fastapi", "pytest-asyncio")
 
