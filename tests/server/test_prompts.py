@@ -283,7 +283,7 @@ def test_an_argument_that_is_not_text_is_named_in_the_refusal() -> None:
     from mcp.server.mcpserver.prompts import Prompt
     from mcp.server.mcpserver.prompts.base import PromptArgument
 
-    from support_db_mcp.server.prompts import argument_problem
+    from support_db_mcp.server.prompt_requests import argument_problem
 
     prompts = {"p": Prompt(name="p", arguments=[PromptArgument(name="question")], fn=lambda: "")}
     assert (
