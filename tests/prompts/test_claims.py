@@ -21,7 +21,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from fastapi import Depends, FastAPI
-from sqlalchemy import Enum, MetaData, event, func, select, text, update
+from sqlalchemy import Enum, MetaData, func, select, text, update
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import (
     ArgumentError,
@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import joinedload, lazyload, selectinload
 
 from support_db_mcp import models
+from support_db_mcp.db.statements import StatementLog, count_statements
 from support_db_mcp.models import Comment, Tag, Ticket, TicketStatus
 from support_db_mcp.server.prompts import PROMPTS, library
 from tests.helpers import scalar
@@ -69,12 +70,6 @@ def test_every_claim_a_prompt_marks_as_checked_has_a_test_here() -> None:
     missing = {claim: where for claim, where in claimed.items() if claim not in CLAIMS}
     assert missing == {}
     assert len(claimed) >= 20
-
-
-def _sent(engine: AsyncEngine) -> list[str]:
-    sent: list[str] = []
-    event.listen(engine.sync_engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
-    return sent
 
 
 # ---------------------------------------------------------------- loading
@@ -139,12 +134,17 @@ async def test_get_of_a_loaded_object_sends_nothing_and_ignores_options_unless_p
 ) -> None:
     ticket = await session.get(Ticket, 1)
     assert ticket is not None
-    sent = _sent(engine)
-    again = await session.get(Ticket, 1, options=[selectinload(Ticket.comments)])
-    assert again is ticket and sent == []
+    with count_statements() as log:
+        again = await session.get(Ticket, 1, options=[selectinload(Ticket.comments)])
+    assert again is ticket and log.count == 0
     assert "comments" not in inspect_state(ticket)
-    await session.get(Ticket, 1, options=[selectinload(Ticket.comments)], populate_existing=True)
-    assert len(sent) == 2 and "comments" in inspect_state(ticket)
+    with count_statements() as log:
+        await session.get(Ticket, 1, options=[selectinload(Ticket.comments)], populate_existing=True)
+    assert selects(log) == 2 and "comments" in inspect_state(ticket)
+
+
+def selects(log: StatementLog) -> int:
+    return sum(1 for statement in log.statements if statement.sql.lstrip().upper().startswith("SELECT"))
 
 
 def inspect_state(instance: object) -> dict[str, Any]:
@@ -398,3 +398,42 @@ def test_an_unset_fixture_loop_scope_fails_a_run_with_warnings_as_errors(tmp_pat
         'The configuration option "asyncio_default_fixture_loop_scope" is unset'
         in result.stdout + result.stderr
     )
+
+
+@claim("naive-datetime-refuses-aware-values")
+async def test_an_aware_datetime_bound_to_a_naive_timestamp_column_fails_with_asyncpg(
+    connection: AsyncConnection,
+) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import Column, DateTime, Integer, Table, insert
+    from sqlalchemy.exc import DBAPIError
+
+    table = Table(
+        "claim_times", MetaData(), Column("id", Integer, primary_key=True), Column("at", DateTime())
+    )
+    await connection.run_sync(table.metadata.create_all)
+    with pytest.raises(DBAPIError, match="can't subtract offset-naive and offset-aware datetimes"):
+        async with connection.begin_nested():
+            await connection.execute(insert(table).values(id=1, at=datetime(2026, 1, 31, 9, 30, tzinfo=UTC)))
+
+
+@claim("server-settings-set-the-statement-timeout")
+async def test_server_settings_in_connect_args_set_the_statement_timeout(engine: AsyncEngine) -> None:
+    configured = create_async_engine(
+        engine.url, connect_args={"server_settings": {"statement_timeout": "5000"}}
+    )
+    try:
+        async with configured.connect() as connection:
+            assert await scalar(connection, "SHOW statement_timeout") == "5s"
+    finally:
+        await configured.dispose()
+
+
+@claim("selectinload-batches-by-500")
+async def test_selectinload_sends_one_statement_per_500_parent_rows(session: AsyncSession) -> None:
+    with count_statements() as log:
+        statement = select(Ticket).options(selectinload(Ticket.tags)).order_by(Ticket.id).limit(1200)
+        tickets = (await session.scalars(statement)).all()
+    assert len(tickets) == 1200
+    assert selects(log) == 1 + 3  # the page, then the tags of 500 + 500 + 200 tickets
