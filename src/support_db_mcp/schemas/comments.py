@@ -7,7 +7,8 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from support_db_mcp.schemas.base import ToolInput
-from support_db_mcp.schemas.fields import CleanText, TicketKey, UserKey, sized
+from support_db_mcp.schemas.fields import CleanText, sized
+from support_db_mcp.schemas.keys import TicketKey, UserKey
 from support_db_mcp.schemas.tickets import CommentOut, RequestId, SqlStatements, TicketSummary
 
 MAX_BODY = 10_000

@@ -7,7 +7,8 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from support_db_mcp.schemas.base import CUSTOMER_TEXT, ToolInput
-from support_db_mcp.schemas.fields import CleanText, StatusFilter, TicketKey, between, sized
+from support_db_mcp.schemas.fields import CleanText, StatusFilter, between, sized
+from support_db_mcp.schemas.keys import TicketKey
 from support_db_mcp.schemas.tickets import SqlStatements, TicketSummary
 
 MAX_SIMILAR = 20

@@ -11,21 +11,17 @@ from support_db_mcp.models import TicketPriority, TicketStatus
 from support_db_mcp.schemas.base import CUSTOMER_TEXT, ToolInput
 from support_db_mcp.schemas.fields import (
     TIMESTAMP_HELP,
-    AssigneeKey,
     CleanText,
-    IdempotencyKey,
     Priority,
     PriorityFilter,
     StatusFilter,
     Tags,
-    TicketKey,
     Timestamp,
-    UserId,
-    UserKey,
     at_most,
     between,
     sized,
 )
+from support_db_mcp.schemas.keys import AssigneeKey, IdempotencyKey, TicketKey, UserId, UserKey
 from support_db_mcp.schemas.patterns import SOME_TEXT
 
 MAX_PAGE = 100

@@ -7,17 +7,8 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from support_db_mcp.schemas.base import ToolInput
-from support_db_mcp.schemas.fields import (
-    MAX_TAGS,
-    TIMESTAMP_HELP,
-    AssigneeKey,
-    Priority,
-    Status,
-    Tags,
-    TicketKey,
-    Timestamp,
-    UserKey,
-)
+from support_db_mcp.schemas.fields import MAX_TAGS, TIMESTAMP_HELP, Priority, Status, Tags, Timestamp
+from support_db_mcp.schemas.keys import AssigneeKey, TicketKey, UserKey
 from support_db_mcp.schemas.tickets import (
     TITLE_SCHEMA,
     FieldChange,

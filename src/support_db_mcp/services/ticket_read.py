@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from support_db_mcp.db.statements import count_statements
 from support_db_mcp.errors import NotFoundError
-from support_db_mcp.schemas.fields import TicketRef
+from support_db_mcp.schemas.keys import TicketRef
 from support_db_mcp.schemas.tickets import GetTicketResult, TicketDetail
 from support_db_mcp.services.history import ticket_history
 from support_db_mcp.services.ticket_rows import (
