@@ -1,4 +1,5 @@
-"""Reusable input types of the tools, each with a validator whose message a person can act on.
+"""Reusable input types of the tools, each with a validator whose message a person can act on
+(the inputs that name a row are in keys.py).
 
 Only a tool error's message reaches the client, so every check here names the field, the bad value
 and what is accepted. Each type also says what its published JSON Schema is (one plain type per
