@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, ValidationInfo, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, WithJsonSchema
 
 from support_db_mcp.models import TicketPriority, TicketStatus
 from support_db_mcp.schemas.base import shown
@@ -183,6 +183,11 @@ StatusFilter = Annotated[
     BeforeValidator(_comma_list),
     AfterValidator(_distinct),
     WithJsonSchema(_choices(TicketStatus)),
+    Field(
+        description="Only tickets with this status, or any of several separated by commas: open, "
+        "in_progress, resolved, closed.",
+        examples=["open", "open, in_progress"],
+    ),
 ]
 PriorityFilter = Annotated[
     list[Priority] | None,

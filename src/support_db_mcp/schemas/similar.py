@@ -48,14 +48,7 @@ class SimilarSearch(ToolInput):
             examples=[10],
         ),
     ] = DEFAULT_SIMILAR
-    status: Annotated[
-        StatusFilter,
-        Field(
-            description="Only tickets with this status, or any of several separated by commas: open, "
-            "in_progress, resolved, closed.",
-            examples=["open", "open, in_progress"],
-        ),
-    ] = None
+    status: StatusFilter = None
 
     def across_arguments(self) -> str | None:
         if (self.ticket is None) == (self.text is None):

@@ -42,14 +42,7 @@ class TicketSearch(ToolInput):
             examples=["refund"],
         ),
     ] = None
-    status: Annotated[
-        StatusFilter,
-        Field(
-            description="Only tickets with this status, or any of several separated by commas: open, "
-            "in_progress, resolved, closed.",
-            examples=["open", "open, in_progress"],
-        ),
-    ] = None
+    status: StatusFilter = None
     priority: Annotated[
         PriorityFilter,
         Field(
