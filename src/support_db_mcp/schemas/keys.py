@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ValidationInfo, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationInfo, WithJsonSchema
 
 from support_db_mcp.models import TICKET_NUMBER_PREFIX
 from support_db_mcp.schemas.base import shown
@@ -112,6 +112,14 @@ TicketKey = Annotated[
     BeforeValidator(_ticket_ref),
     # Published as text (a form shows one plain field), e.g. "123" or "TCK-000123".
     WithJsonSchema({"type": "string", "pattern": TICKET_KEY_PATTERN, "maxLength": 100}),
+]
+# The required `ticket` argument of the tools that work on one ticket.
+TicketArgument = Annotated[
+    TicketKey,
+    Field(
+        description="The ticket's id (e.g. 123) or its number (e.g. TCK-000123), as text.",
+        examples=["TCK-000123", "123"],
+    ),
 ]
 
 

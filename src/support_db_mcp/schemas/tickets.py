@@ -21,7 +21,7 @@ from support_db_mcp.schemas.fields import (
     between,
     sized,
 )
-from support_db_mcp.schemas.keys import AssigneeKey, IdempotencyKey, TicketKey, UserId, UserKey
+from support_db_mcp.schemas.keys import AssigneeKey, IdempotencyKey, TicketArgument, UserId, UserKey
 from support_db_mcp.schemas.patterns import SOME_TEXT
 
 MAX_PAGE = 100
@@ -100,13 +100,7 @@ class TicketSearch(ToolInput):
 class TicketLookup(ToolInput):
     """The argument of get_ticket."""
 
-    ticket: Annotated[
-        TicketKey,
-        Field(
-            description="The ticket's id (e.g. 123) or its number (e.g. TCK-000123), as text.",
-            examples=["TCK-000123", "123"],
-        ),
-    ]
+    ticket: TicketArgument
 
 
 TITLE_SCHEMA: dict[str, Any] = {"minLength": 1, "maxLength": 200, "pattern": SOME_TEXT}
