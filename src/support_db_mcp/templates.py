@@ -1,6 +1,9 @@
 """The prompt templates in prompts/: found, loaded, checked and rendered.
 
 Templates are Jinja2 files with a TOML front matter (title, description) between `+++` lines.
+Each prompt also has its tagged pieces in topics/<prompt>.toml (composition.py), loaded and checked
+with it; a prompt is rendered with its facts plus what composition picked (`picked`), how much
+detail the budget allows (`detail`) and the installed library versions (`versions`).
 Rendering uses StrictUndefined, so a misspelt fact fails loudly instead of rendering as "". Every
 template (and every partial it includes) is parsed when the library is loaded, and the variables
 it uses are compared with the facts its prompt provides, so a broken template stops the server
@@ -22,8 +25,12 @@ from typing import Any
 import jinja2
 from jinja2 import meta, nodes
 
+from support_db_mcp.composition import Book, Picked, load_book
+
 PACKAGED_FOLDER = "prompts_data"
 FRONT_MATTER = "+++"
+# variables every prompt template gets besides its facts
+COMPOSED = frozenset({"picked", "detail", "versions"})
 
 
 class TemplateProblem(Exception):
@@ -76,6 +83,39 @@ class _FrontMatterLoader(jinja2.BaseLoader):
         return body, str(path), lambda: path.stat().st_mtime == mtime
 
 
+def clip(text: str, limit: int, what: str = "lines") -> str:
+    """At most `limit` characters of `text`, cut at a line end, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    kept: list[str] = []
+    used = 0
+    lines = text.split("\n")
+    for line in lines:
+        if used + len(line) + 1 > limit:
+            break
+        kept.append(line)
+        used += len(line) + 1
+    if not kept:  # one long line: cut inside it
+        return text[:limit] + f" ... ({len(text) - limit:,} more characters cut)"
+    return "\n".join(kept) + f"\n... ({len(lines) - len(kept):,} more {what} cut)"
+
+
+def clip_plans(text: str, limit: int) -> str:
+    """explain_query's plan text within `limit` characters: every statement gets its share, cut at
+    a line end, and keeps its last line when that is its verdict. Buffer counts are left out (the
+    tool's answer has them)."""
+    text = "\n".join(line for line in text.split("\n") if not line.lstrip().startswith("Buffers: "))
+    parts = text.split("\n\n")
+    share = max(limit // max(len(parts), 1), 200)
+    clipped = []
+    for part in parts:
+        lines = part.split("\n")
+        verdict = lines.pop() if lines and lines[-1].startswith("Verdict: ") else None
+        body = clip("\n".join(lines), max(share - len(verdict or ""), 120), "plan lines")
+        clipped.append(body + (f"\n{verdict}" if verdict else ""))
+    return "\n\n".join(clipped)
+
+
 def tidy(text: str) -> str:
     """Collapse runs of blank lines that template tags leave behind, except inside code fences."""
     lines: list[str] = []
@@ -123,7 +163,10 @@ class TemplateLibrary:
             lstrip_blocks=True,
         )
         self.environment.filters["repr"] = repr  # bound SQL values, shown as Python literals
+        self.environment.filters["clip"] = clip  # long SQL, plans and questions, cut at a line
+        self.environment.filters["clip_plans"] = clip_plans
         self._templates: dict[str, PromptTemplate] = {}
+        self._books: dict[str, Book] = {}
 
     # ------------------------------------------------------------ loading and checking
     def _source(self, file: str) -> str:
@@ -178,13 +221,18 @@ class TemplateLibrary:
             file=file,
             title=header["title"].strip(),
             description=" ".join(header["description"].split()),
-            variables=self.check(file, provides),
+            variables=self.check(file, frozenset(provides) | COMPOSED),
         )
         self._templates[name] = template
+        self._books[name] = load_book(self.root, name)
         return template
 
     def prompt(self, name: str) -> PromptTemplate:
         return self._templates[name]
+
+    def book(self, name: str) -> Book:
+        """The tagged pieces of prompt `name` (topics/<name>.toml)."""
+        return self._books[name]
 
     # ------------------------------------------------------------ rendering
     def render(self, file: str, context: Mapping[str, Any]) -> str:
@@ -194,8 +242,11 @@ class TemplateLibrary:
             raise TemplateProblem(f"{file}: {error.message}") from error
         return tidy(text)
 
-    def render_prompt(self, name: str, facts: Any) -> str:
-        return self.render(self.prompt(name).file, as_context(facts))
+    def render_prompt(
+        self, name: str, facts: Any, *, picked: Picked, detail: int, versions: Mapping[str, str]
+    ) -> str:
+        context = {**as_context(facts), "picked": picked, "detail": detail, "versions": versions}
+        return self.render(self.prompt(name).file, context)
 
     def document(self, relative: str) -> str:
         """A plain file of the folder (EXAMPLES.md, references/...), as written."""

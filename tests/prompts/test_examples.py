@@ -18,6 +18,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from support_db_mcp.server.prompts import PROMPTS, library
+from support_db_mcp.templates import prompts_dir
 from tests.processes import url_text
 from tests.prompts import checks
 from tests.prompts.examples import (
@@ -32,6 +34,8 @@ from tests.prompts.examples import (
 
 EXAMPLES = examples()
 PYTEST_EXAMPLES = [example for example in EXAMPLES if example.is_pytest]
+# every spelling of DATABASE_URL the README accepts; the examples take turns with them
+URL_SCHEMES = ("postgresql", "postgres", "postgresql+asyncpg")
 TEMPLATE_SYNTAX = re.compile(r"\{\{|\{%|\{#")
 
 # What the whole database looks like: every relation, type and schema, and a checksum of every row.
@@ -62,29 +66,35 @@ def python_sources(example: Example) -> list[tuple[str, str]]:
 
 
 # ---------------------------------------------------------------- the runner
-@pytest.mark.parametrize("example", EXAMPLES, ids=[example.id for example in EXAMPLES])
+RUNS = [(example, URL_SCHEMES[number % len(URL_SCHEMES)]) for number, example in enumerate(EXAMPLES)]
+
+
+@pytest.mark.parametrize(("example", "scheme"), RUNS, ids=[f"{e.id}[{scheme}]" for e, scheme in RUNS])
 async def test_every_example_runs_as_written_and_leaves_the_database_unchanged(
-    example: Example, database_url: URL, engine: AsyncEngine, tmp_path: Path
+    example: Example, scheme: str, database_url: URL, engine: AsyncEngine, tmp_path: Path
 ) -> None:
     before = await snapshot(engine)
-    result = run(example, tmp_path, url_text(database_url))
+    result = run(example, tmp_path, url_text(database_url.set(drivername=scheme)))
     assert result.returncode == 0, f"{example.id} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
     assert await snapshot(engine) == before, f"{example.id} changed the database"
 
 
-def test_the_examples_cover_every_prompt_and_guide() -> None:
-    sources = {example.source.name for example in EXAMPLES}
-    assert {
-        "define_model.md",
-        "query_and_search.md",
-        "async_setup.md",
-        "optimize_performance.md",
-        "write_tests.md",
-        "EXAMPLES.md",
-        "advanced-patterns.md",
-        "testing-patterns.md",
-    } <= sources
-    assert len(EXAMPLES) >= 15
+def test_the_examples_cover_every_snippet_the_prompts_show_and_every_guide() -> None:
+    sources = {str(example.source.relative_to(prompts_dir())) for example in EXAMPLES}
+    snippets = {
+        piece.file for spec in PROMPTS for piece in library().book(spec.name).of("solution") if piece.file
+    }
+    assert snippets <= sources
+    assert {"EXAMPLES.md", "references/advanced-patterns.md", "references/testing-patterns.md"} <= sources
+    assert len(EXAMPLES) >= 20
+
+
+def test_every_scheme_the_readme_accepts_is_one_the_examples_run_with(repo_root: Path) -> None:
+    readme = (repo_root / "README.md").read_text()
+    accepted = re.search(r"any (`postgresql://`, `postgres://` or `postgresql\+asyncpg://`) URL", readme)
+    assert accepted is not None
+    assert re.findall(r"`([a-z+]+)://`", accepted[1]) == list(URL_SCHEMES)
+    assert {scheme for _, scheme in RUNS} == set(URL_SCHEMES)
 
 
 def test_every_python_block_belongs_to_an_example_or_is_a_live_quote() -> None:
@@ -133,6 +143,7 @@ def test_sqlalchemy_is_always_installed_with_its_asyncio_extra(repo_root: Path) 
 
 
 TRAP_CHECKS: dict[str, Callable[[str], list[str]]] = {
+    "the URL from the environment names the async driver": checks.engine_urls_not_normalised,
     "enum columns store values (values_callable)": checks.enums_storing_names,
     "no autocommit= on session factories": checks.autocommit_arguments,
     "joinedload of a collection comes with unique()": checks.joined_collections_without_unique,
@@ -173,6 +184,10 @@ def test_test_set_ups_join_sessions_to_the_outer_transaction_with_savepoints() -
 
 # ---------------------------------------------------------------- the checks bite
 GUIDE_TRAPS = {
+    "url as written": (
+        checks.engine_urls_not_normalised,
+        'engine = create_async_engine(os.environ["DATABASE_URL"])\n',
+    ),
     "enum": (
         checks.enums_storing_names,
         "status: Mapped[TicketStatus] = mapped_column(Enum(TicketStatus), default=TicketStatus.OPEN)\n",

@@ -1,4 +1,5 @@
-"""Every prompt rendered against the test database: the live facts are really read at render time."""
+"""Every prompt rendered against the test database: the live facts are really read at render time,
+and optimize_performance shows one plan per statement from the explain engine, with its verdict."""
 
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ from support_db_mcp.db.statements import count_statements
 from support_db_mcp.errors import InvalidInputError
 from support_db_mcp.explain import Explainer
 from support_db_mcp.schemas.tickets import TicketSearch
-from support_db_mcp.server.prompts import library
-from support_db_mcp.services import prompt_facts
-from support_db_mcp.services.query_facts import compare_loading
+from support_db_mcp.services.operations import CATALOG
+from support_db_mcp.services.query_facts import compare_loading, compare_nested_loading
 from support_db_mcp.services.ticket_search import search_tickets
 from tests.helpers import row_counts, scalar
+from tests.prompts.rendering import facts_of, render
 
 IDLE_AGENT_SQL = (
     "SELECT id FROM users WHERE role = 'agent' AND id NOT IN "
@@ -25,33 +26,9 @@ IDLE_AGENT_SQL = (
 )
 READ_AT = re.compile(r"at (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")
 
-
-async def render(
-    session: AsyncSession,
-    settings: Settings,
-    name: str,
-    explainer: Explainer | None = None,
-    **arguments: str | None,
-) -> str:
-    question = arguments.pop("question", None)
-    if name == "define_model":
-        entity = arguments["entity"] or ""
-        facts = await prompt_facts.define_model_facts(session, entity=entity, question=question)
-    elif name == "query_and_search":
-        facts = await prompt_facts.query_and_search_facts(session, question=question)
-    elif name == "async_setup":
-        facts = await prompt_facts.async_setup_facts(session, settings=settings, question=question)
-    elif name == "optimize_performance":
-        facts = await prompt_facts.optimize_performance_facts(
-            session, target=arguments["query"] or "", explainer=explainer, question=question
-        )
-    else:
-        facts = await prompt_facts.write_tests_facts(session, question=question)
-    return library().render_prompt(name, facts)
-
-
 EVERY_PROMPT = [
     ("define_model", {"entity": "tickets"}),
+    ("define_model", {"entity": "sla_policy"}),
     ("query_and_search", {}),
     ("async_setup", {}),
     ("optimize_performance", {"query": "search_tickets"}),
@@ -59,8 +36,8 @@ EVERY_PROMPT = [
 ]
 
 
-@pytest.mark.parametrize(("name", "arguments"), EVERY_PROMPT, ids=[name for name, _ in EVERY_PROMPT])
-async def test_every_prompt_follows_the_response_framework_and_says_when_its_facts_were_read(
+@pytest.mark.parametrize(("name", "arguments"), EVERY_PROMPT, ids=[f"{n}-{a}" for n, a in EVERY_PROMPT])
+async def test_every_prompt_follows_the_response_framework_and_scopes_trust_to_its_live_sections(
     session: AsyncSession,
     connection: AsyncConnection,
     settings: Settings,
@@ -70,42 +47,65 @@ async def test_every_prompt_follows_the_response_framework_and_says_when_its_fac
     rendered = await render(session, settings, name, **arguments)
     version = await scalar(connection, "SELECT current_setting('server_version')")
     database = await scalar(connection, "SELECT current_database()")
-    for part in ("Acknowledge", "Solution first", "Why it works", "Gotchas", "Next steps"):
-        assert f"**{part}**" in rendered
-    for section in ("### Key points", "### Gotchas", "### Next steps", "tested"):
+    assert "**How to answer**" in rendered
+    for section in ("### Gotchas", "### Next steps", "## LIVE"):
         assert section in rendered
-    assert f"PostgreSQL {version}" in rendered and f"`{database}`" in rendered
-    assert "trust the live facts" in rendered
+    assert f"PostgreSQL\n{version}" in rendered or f"PostgreSQL {version}" in rendered
+    assert f"`{database}`" in rendered
+    flat = " ".join(rendered.split())
+    assert "trust the LIVE facts" in flat and "weigh the rest as advice" in flat
+    assert "trust the live facts" not in rendered  # the old, prompt-wide trust
+    assert re.search(r"sqlalchemy 2\.1\.\d+", rendered)
     assert READ_AT.search(rendered), "the render time is stated"
-    assert "```python example=" in rendered
     assert "{{" not in rendered and "{%" not in rendered
 
 
-async def test_define_model_for_an_existing_table_shows_its_live_definition_and_our_model(
+async def test_define_model_for_an_existing_table_leads_with_its_model_and_its_live_columns(
     session: AsyncSession, settings: Settings
 ) -> None:
     rendered = await render(session, settings, "define_model", entity="Ticket")
-    assert "`tickets` already exists" in rendered and "mapped by\n`Ticket`" in rendered
+    model = rendered.index("class Ticket(Base):")
+    assert rendered.index("## LIVE: `tickets` exists, and `Ticket` maps it") < model
+    assert model < rendered.index("**`tickets`**") < rendered.index("### Gotchas")
     assert (
-        "`CREATE INDEX ix_tickets_assignee_status_created_at ON public.tickets USING btree "
-        "(assignee_id, status, created_at DESC, id DESC)`" in rendered
+        "class User(Base):" not in rendered and "class Comment(Base):" not in rendered
+    )  # not all of models.py
+    assert rendered.count("**`tickets`**") == 1 and "**`users`**" not in rendered  # each table once
+    assert "SlaPolicy" not in rendered  # no new model for a table that exists
+    assert (
+        "`ix_tickets_assignee_status_created_at` (assignee_id, status, created_at DESC, id DESC)" in rendered
     )
     assert "`assignee_id` → `users(id)` ON DELETE SET NULL" in rendered
-    assert "`ticket_status`: 'open', 'in_progress', 'resolved', 'closed'" in rendered
-    assert "class Ticket(Base):" in rendered  # our models' source
-    assert re.search(r"`tickets`: [\d,]+ rows \(estimate\)", rendered)
+    assert "`ticket_status` 'open', 'in_progress', 'resolved', 'closed'" in rendered
+    assert "Referenced by: `comments(ticket_id)`, `ticket_tags(ticket_id)`" in rendered
 
 
-async def test_define_model_for_a_new_entity_says_there_is_no_table_yet(
+async def test_define_model_for_a_change_to_an_existing_table_shows_the_tested_migration(
+    session: AsyncSession, settings: Settings
+) -> None:
+    rendered = await render(
+        session,
+        settings,
+        "define_model",
+        entity="tickets",
+        question="How do I add a column with a migration?",
+    )
+    assert "```python example=change-existing-table" in rendered
+    assert rendered.index("class Ticket(Base):") < rendered.index("example=change-existing-table")
+
+
+async def test_define_model_for_a_new_entity_gets_the_new_model_and_the_tables_it_may_reference(
     session: AsyncSession, settings: Settings
 ) -> None:
     rendered = await render(session, settings, "define_model", entity="sla_policy", question="SLA per plan?")
-    assert "There is no `sla_policy` table yet" in rendered
+    assert "## There is no `sla_policy` table yet" in rendered
     assert "> SLA per plan?" in rendered
-    assert "### `users`" in rendered  # the live tables it may reference
+    assert "```python example=define-model" in rendered and "class SlaPolicy(Base):" in rendered
+    assert "`users(id)`" in rendered and "`tickets(id)`" in rendered
+    assert "class Ticket(Base):" not in rendered
 
 
-async def test_a_column_and_an_index_added_a_moment_ago_appear_in_every_schema_prompt(
+async def test_a_column_and_an_index_added_a_moment_ago_appear_in_the_prompts_that_show_the_table(
     session: AsyncSession, connection: AsyncConnection, settings: Settings
 ) -> None:
     before = await render(session, settings, "define_model", entity="tickets")
@@ -115,10 +115,16 @@ async def test_a_column_and_an_index_added_a_moment_ago_appear_in_every_schema_p
     )
     await connection.execute(text("CREATE INDEX ix_tickets_escalation_note ON tickets (escalation_note)"))
 
-    for name in ("define_model", "query_and_search", "write_tests"):
-        rendered = await render(session, settings, name, entity="tickets")
-        assert "| `escalation_note` | VARCHAR(80) | NOT NULL | ''::character varying |" in rendered, name
-        assert "ix_tickets_escalation_note" in rendered, name
+    for name, arguments in (
+        ("define_model", {"entity": "tickets"}),
+        ("query_and_search", {"question": "search tickets by status"}),
+        ("write_tests", {"question": "a factory for tickets"}),
+    ):
+        rendered = await render(session, settings, name, **arguments)
+        assert "`escalation_note` character varying(80) default ''::character varying" in rendered or (
+            "`escalation_note` varchar(80) default ''::character varying" in rendered
+        ), name
+        assert "`ix_tickets_escalation_note` (escalation_note)" in rendered, name
 
 
 async def test_write_tests_lists_the_columns_a_factory_must_fill_including_a_new_table(
@@ -146,10 +152,8 @@ async def test_query_and_search_quotes_the_sql_our_search_really_sends(
         result = await search_tickets(session, search=TicketSearch(status=["open"], limit=20))
     assert result.sql_statements == log.count == 1
     assert f"using **{log.count} SQL statements**" in rendered
-    for statement in log.statements:
-        assert f"```sql\n{statement.sql}\n```" in rendered
     assert "`status=open`, `limit=20`" in rendered
-    assert "Bound values, in `$n` order: `'open'`, `21`" in rendered
+    assert '`explain_query` with\n`tool: "search_tickets"` shows each statement as sent' in rendered
 
 
 async def test_async_setup_reports_the_server_version_and_the_timeouts_in_force(
@@ -163,11 +167,16 @@ async def test_async_setup_reports_the_server_version_and_the_timeouts_in_force(
     assert f"`statement_timeout` = {timeout}" in rendered and timeout == "10s"  # the test settings
     assert f"`max_connections` = {connections}" in rendered
     assert f"`pool_size={settings.pool_size}`" in rendered
-    assert f"Statement timeout we set per connection: {settings.statement_timeout_ms} ms" in rendered
+    assert f"statement timeout\n  {settings.statement_timeout_ms} ms" in rendered
     assert re.search(r"`sqlalchemy` 2\.1\.\d+", rendered)
 
 
-async def test_optimize_performance_for_the_idle_assignee_shows_the_index_plan_and_the_n_plus_one(
+# ---------------------------------------------------------------- optimize_performance
+def plans_in(rendered: str) -> int:
+    return len(re.findall(r"^Planning Time: ", rendered, re.MULTILINE))
+
+
+async def test_optimize_performance_for_the_idle_assignee_shows_one_measured_plan_and_the_n_plus_one(
     session: AsyncSession, connection: AsyncConnection, settings: Settings, explainer: Explainer
 ) -> None:
     idle = await scalar(connection, IDLE_AGENT_SQL)
@@ -179,44 +188,130 @@ async def test_optimize_performance_for_the_idle_assignee_shows_the_index_plan_a
         session, settings, "optimize_performance", explainer, query=sql, question="This is slow"
     )
     assert f"```sql\n{sql}\n```" in rendered
-    assert "-> Index Scan using ix_tickets_assignee_status_created_at on tickets" in rendered
-    assert (
-        f"Index Cond: ((tickets.assignee_id = {idle}) AND (tickets.status = 'open'::ticket_status))"
-        in rendered
+    assert plans_in(rendered) == 1  # one plan per statement, measured: no second, estimated copy
+    assert "(EXPLAIN ANALYZE: real rows and times, totals over loops)" in rendered
+    assert re.search(
+        r"Index Scan using ix_tickets_assignee_status_created_at on public\.tickets .*actual rows=0", rendered
     )
-    assert "No sequential scan and no separate sort" in rendered
-    assert re.search(r"\| lazy \| \d+ \| [\d.]+ ms \|", rendered)
-    assert re.search(r"\| selectinload \| 2 \| [\d.]+ ms \|", rendered)
-    assert re.search(r"\| joinedload \| 1 \| [\d.]+ ms \|", rendered)
-    assert "### `tickets`" in rendered  # the indexes of the table the plan reads
+    assert "Verdict: It returned 0 rows" in rendered
+    assert re.search(r"\| `ticket.creator`: lazy \| \d+ \| [\d.]+ ms \|", rendered)
+    assert re.search(r"\| `ticket.creator`: selectinload \| 2 \|", rendered)
+    assert re.search(r"\| `ticket.creator`: joinedload \| 1 \|", rendered)
+    assert re.search(
+        r"\| comments and authors: `selectinload\(Ticket.comments\).joinedload\(Comment.author\)` \| 2 \|",
+        rendered,
+    )
+    assert "- `tickets` (~" in rendered and "`ix_tickets_assignee_status_created_at` (assignee_id" in rendered
 
 
-async def test_the_n_plus_one_measurement_counts_one_statement_per_distinct_creator(
-    session: AsyncSession,
+async def test_the_n_plus_one_measurements_count_one_statement_per_related_row_and_per_loader_level(
+    session: AsyncSession, connection: AsyncConnection
 ) -> None:
     loading = await compare_loading(session, limit=20)
     assert loading.tickets == 20
-    assert loading.run("lazy").statements == 1 + loading.distinct_creators
+    assert loading.run("lazy").statements == 1 + loading.related
     assert loading.run("selectinload").statements == 2
     assert loading.run("joinedload").statements == 1
 
-
-async def test_optimize_performance_for_a_tool_plans_each_statement_it_sends(
-    session: AsyncSession, explainer: Explainer
-) -> None:
-    facts = await prompt_facts.optimize_performance_facts(
-        session, target="get_ticket", explainer=explainer, question=None
+    nested = await compare_nested_loading(session, limit=20)
+    newest = "SELECT id FROM tickets ORDER BY created_at DESC, id DESC LIMIT 20"
+    authors = await scalar(
+        connection, f"SELECT count(DISTINCT author_id) FROM comments WHERE ticket_id IN ({newest})"
     )
-    assert facts.tool is not None and len(facts.tool.statements) == len(facts.plans) == 1
-    assert all(plan.steps for plan in facts.plans)
-    assert all(plan.parameters for plan in facts.plans)  # planned with the values the tool bound
-    rendered = library().render_prompt("optimize_performance", facts)
-    # one statement: the ticket by its number, with its tags, comments and history as subselects
-    assert "They named our tool `get_ticket`" in rendered
-    assert "using uq_tickets_number on tickets" in rendered and "on comments" in rendered
+    assert nested.tickets == 20 and nested.related == authors
+    # the tickets, one comments query per ticket, one per author not yet in the session
+    assert nested.run("lazy").statements == 1 + 20 + authors
+    assert nested.run("selectinload(Ticket.comments).selectinload(Comment.author)").statements == 3
+    assert nested.run("selectinload(Ticket.comments).joinedload(Comment.author)").statements == 2
 
 
-async def test_a_sequential_scan_and_a_sort_are_pointed_out(
+async def test_optimize_performance_for_a_tool_plans_each_statement_it_sends_once(
+    session: AsyncSession, settings: Settings, explainer: Explainer
+) -> None:
+    facts = await facts_of(session, settings, "optimize_performance", explainer, query="get_ticket")
+    operation = CATALOG["get_ticket"]
+    assert operation.service is not None
+    sent = (await operation.service(session, operation.parse(operation.examples[0]))).sql_statements
+    assert facts.tool is not None and len(facts.tool.statements) == sent
+    assert facts.analysis is not None and len(facts.analysis.plan) == sent
+    assert all(statement.parameters for statement in facts.analysis.plan)
+    rendered = await render(session, settings, "optimize_performance", explainer, query="get_ticket")
+    assert "They named our tool `get_ticket`" in rendered and "its usual example" in rendered
+    assert rendered.count("\nVerdict: ") == sent  # every statement keeps its plan head and its verdict
+    if sent > 1:
+        assert f"Statement {sent} of {sent}" in rendered
+
+
+async def test_optimize_performance_measures_a_tool_with_the_users_own_arguments(
+    session: AsyncSession, connection: AsyncConnection, settings: Settings, explainer: Explainer
+) -> None:
+    idle = await scalar(connection, IDLE_AGENT_SQL)
+    arguments = f'{{"assignee_id": {idle}, "status": "open", "limit": 5}}'
+    facts = await facts_of(
+        session, settings, "optimize_performance", explainer, query="search_tickets", arguments=arguments
+    )
+    assert facts.tool is not None and facts.tool.given
+    assert facts.tool.arguments == {"assignee_id": idle, "status": "open", "limit": 5}
+    assert facts.analysis is not None
+    first = facts.analysis.plan[0]
+    assert 6 in first.parameters and idle in first.parameters  # limit + 1 and the assignee, as bound
+    rendered = await render(
+        session, settings, "optimize_performance", explainer, query="search_tickets", arguments=arguments
+    )
+    assert "we ran it just now with their arguments" in rendered
+    assert f"`assignee_id={idle}`, `status=open`, `limit=5`" in rendered
+
+
+async def test_optimize_performance_runs_sql_with_the_values_given_for_its_placeholders(
+    session: AsyncSession, settings: Settings, explainer: Explainer
+) -> None:
+    sql = "SELECT id FROM tickets WHERE creator_id = $1 ORDER BY created_at DESC LIMIT 5"
+    facts = await facts_of(session, settings, "optimize_performance", explainer, query=sql, arguments="[1]")
+    assert facts.params == [1]
+    assert facts.analysis is not None and facts.analysis.plan[0].analyzed
+    assert facts.analysis.plan[0].parameters == [1]
+
+
+@pytest.mark.parametrize(
+    ("query", "arguments", "problem"),
+    [
+        ("search_tickets", "{nope", "arguments is not JSON"),
+        ("search_tickets", "[1, 2]", "arguments of a tool are a JSON object"),
+        (
+            "search_tickets",
+            '{"status": "opne"}',
+            "invalid arguments for search_tickets: unknown status 'opne'",
+        ),
+        ("search_tickets", '{"colour": "red"}', "invalid arguments for search_tickets"),
+        ("SELECT $1::int", '{"a": 1}', "arguments of a SQL query are a JSON array"),
+    ],
+)
+async def test_arguments_that_do_not_fit_are_refused_with_what_to_send_instead(
+    session: AsyncSession, settings: Settings, query: str, arguments: str, problem: str
+) -> None:
+    with pytest.raises(InvalidInputError, match=re.escape(problem)):
+        await facts_of(session, settings, "optimize_performance", query=query, arguments=arguments)
+
+
+async def test_a_sort_of_everything_to_return_a_page_is_never_called_stopping_early(
+    session: AsyncSession, settings: Settings, explainer: Explainer
+) -> None:
+    # priority then date: no index gives that order, so every open ticket is read and sorted
+    sql = "SELECT id, title FROM tickets WHERE status = 'open' ORDER BY priority, created_at DESC LIMIT 20"
+    rendered = await render(session, settings, "optimize_performance", explainer, query=sql)
+    assert "limit_reads_whole_input" not in rendered  # findings are shown in words, not kinds
+    assert "rows were read and sorted on tickets.priority, tickets.created_at DESC" in rendered
+    for claim in (
+        "stops early",
+        "stop early",
+        "nothing that stands out",
+        "explain_query found nothing to fix",
+    ):
+        assert claim not in rendered
+    assert "verified (rolled_back_build)" in rendered or "verified (hypopg)" in rendered
+
+
+async def test_a_statement_without_limit_gets_no_limit_advice_and_a_small_table_no_seq_scan_alarm(
     session: AsyncSession, settings: Settings, explainer: Explainer
 ) -> None:
     rendered = await render(
@@ -224,24 +319,12 @@ async def test_a_sequential_scan_and_a_sort_are_pointed_out(
         settings,
         "optimize_performance",
         explainer,
-        query="SELECT * FROM comments ORDER BY body LIMIT 5;",
+        query="SELECT t.name FROM tags t ORDER BY t.name",
     )
-    assert "- Sequential scan of `comments`" in rendered
-    assert "Sort Key: comments.body): rows are sorted after they are read" in rendered
-
-
-async def test_an_index_walk_that_discards_rows_is_pointed_out(
-    session: AsyncSession, settings: Settings, explainer: Explainer
-) -> None:
-    # Without a status filter the composite index cannot give the order, so the generic plan walks
-    # the date index and filters on assignee: the slow-assignee shape.
-    sql = "SELECT * FROM tickets WHERE assignee_id = $1 ORDER BY created_at DESC LIMIT 5"
-    rendered = await render(session, settings, "optimize_performance", explainer, query=sql)
-    assert "this is PostgreSQL's generic plan" in rendered
-    assert (
-        "reads rows in index order and then discards those that fail `(tickets.assignee_id = $1)`" in rendered
-    )
-    assert "No sequential scan and no separate sort" not in rendered
+    assert "- No findings: the verdict under each plan says which checks found nothing." in rendered
+    assert "Sequential scan of `tags`" not in rendered and "first thing to look at" not in rendered
+    assert "explain_query found nothing to fix" in rendered
+    assert "Every table it reads is small" in rendered
 
 
 async def test_broken_sql_is_answered_with_postgresqls_own_message(
@@ -251,8 +334,8 @@ async def test_broken_sql_is_answered_with_postgresqls_own_message(
         session, settings, "optimize_performance", explainer, query="SELECT nope FROM tickets"
     )
     assert (
-        "There is no plan: `explain_query` could not plan it (PostgreSQL rejected the query: "
-        'column "nope" does not exist' in rendered
+        '`explain_query` could not plan it: PostgreSQL rejected the query: column "nope" does not exist'
+        in (rendered)
     )
 
 
@@ -265,24 +348,25 @@ async def test_a_name_that_is_not_a_measurable_tool_is_refused(
 
 
 async def test_sql_with_placeholders_and_no_values_gets_the_generic_plan(
-    session: AsyncSession, explainer: Explainer
+    session: AsyncSession, settings: Settings, explainer: Explainer
 ) -> None:
-    facts = await prompt_facts.optimize_performance_facts(
-        session,
-        target="SELECT * FROM tickets WHERE assignee_id = $1 AND status = $2 "
-        "ORDER BY created_at DESC, id DESC LIMIT 20",
-        explainer=explainer,
-        question=None,
+    sql = (
+        "SELECT * FROM tickets WHERE assignee_id = $1 AND status = $2 "
+        "ORDER BY created_at DESC, id DESC LIMIT 20"
     )
-    [plan] = facts.plans
-    assert plan.generic and plan.parameters == []
-    assert "ix_tickets_assignee_status_created_at" in plan.indexes_used
-    assert any("(tickets.assignee_id = $1)" in c for step in plan.steps for c in step.conditions)
-    assert facts.analysis is not None and not facts.analysis.plan[0].analyzed
+    facts = await facts_of(session, settings, "optimize_performance", explainer, query=sql)
+    assert facts.analysis is not None
+    [statement] = facts.analysis.plan
+    assert not statement.analyzed and statement.parameters == []
+    assert "ix_tickets_assignee_status_created_at" in facts.analysis.plan_text
+    assert "(tickets.assignee_id = $1)" in facts.analysis.plan_text
+    rendered = await render(session, settings, "optimize_performance", explainer, query=sql)
+    assert "(estimated plan: the query was not run)" in rendered
+    assert "PostgreSQL's generic plan" in rendered
 
 
 async def test_writes_get_no_plan_but_the_reason_and_change_nothing(
-    session: AsyncSession, connection: AsyncConnection, explainer: Explainer
+    session: AsyncSession, connection: AsyncConnection, settings: Settings, explainer: Explainer
 ) -> None:
     before = await row_counts(connection)
     cases = {
@@ -292,10 +376,8 @@ async def test_writes_get_no_plan_but_the_reason_and_change_nothing(
         "SELECT 1; DROP TABLE tags": "holds 2 statements",
     }
     for sql, reason in cases.items():
-        facts = await prompt_facts.optimize_performance_facts(
-            session, target=sql, explainer=explainer, question=None
-        )
-        assert facts.plans == [] and facts.analysis is None
+        facts = await facts_of(session, settings, "optimize_performance", explainer, query=sql)
+        assert facts.analysis is None
         assert facts.analysis_error is not None and reason in facts.analysis_error, sql
     assert await row_counts(connection) == before
     assert await scalar(connection, "SHOW transaction_read_only") == "off"

@@ -8,8 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from support_db_mcp.server.prompts import PROMPT_FACTS, RESOURCE_TEMPLATES, library
-from support_db_mcp.templates import TemplateLibrary, TemplateProblem, fact_names, prompts_dir, tidy
+from support_db_mcp.server.prompts import PROMPTS, RESOURCE_TEMPLATES, library
+from support_db_mcp.templates import (
+    COMPOSED,
+    TemplateLibrary,
+    TemplateProblem,
+    clip,
+    fact_names,
+    prompts_dir,
+    tidy,
+)
 
 
 @dataclass(frozen=True)
@@ -18,7 +26,15 @@ class Facts:
     count: int
 
 
+# the smallest topics file a prompt may have: a default point, gotcha and next step
+TOPICS = "".join(
+    f'[[{kind}]]\nid = "{kind}"\ndefault = true\ntext = "a {kind}"\n\n'
+    for kind in ("point", "gotcha", "next")
+)
+
+
 def write(folder: Path, files: dict[str, str]) -> Path:
+    files = {"topics/greet.toml": TOPICS, **files}
     for name, text in files.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(text)
@@ -30,7 +46,8 @@ GOOD = '+++\ntitle = "Greet"\ndescription = "Say hello."\n+++\nHello {{ name }},
 
 def test_in_a_checkout_the_templates_come_from_the_top_level_prompts_folder(repo_root: Path) -> None:
     assert prompts_dir() == repo_root / "prompts"
-    assert {f"{name}.md" for name in PROMPT_FACTS} <= {p.name for p in prompts_dir().glob("*.md")}
+    assert {f"{spec.name}.md" for spec in PROMPTS} <= {p.name for p in prompts_dir().glob("*.md")}
+    assert {f"{spec.name}.toml" for spec in PROMPTS} <= {p.name for p in (prompts_dir() / "topics").glob("*")}
 
 
 def test_the_wheel_carries_the_prompts_folder_where_the_package_looks_for_it(repo_root: Path) -> None:
@@ -41,10 +58,11 @@ def test_the_wheel_carries_the_prompts_folder_where_the_package_looks_for_it(rep
 
 def test_every_prompt_template_loads_with_a_title_and_a_description() -> None:
     templates = library()
-    for name in PROMPT_FACTS:
-        prompt = templates.prompt(name)
+    for spec in PROMPTS:
+        prompt = templates.prompt(spec.name)
         assert prompt.title and len(prompt.description) > 40
-        assert prompt.variables == fact_names(PROMPT_FACTS[name])
+        assert prompt.variables == fact_names(spec.facts) | COMPOSED
+        assert templates.book(spec.name).pieces
     assert set(RESOURCE_TEMPLATES) <= {str(p.relative_to(prompts_dir())) for p in prompts_dir().rglob("*.md")}
 
 
@@ -87,14 +105,17 @@ def test_rendering_a_missing_attribute_raises_instead_of_printing_nothing(tmp_pa
     templates = TemplateLibrary(folder)
     templates.load_prompt("greet", provides=fact_names(Facts))
     with pytest.raises(TemplateProblem, match="nope"):
-        templates.render_prompt("greet", Facts(name="Ana", count=2))
+        templates.render(templates.prompt("greet").file, {"name": "Ana", "count": 2})
 
 
 def test_front_matter_is_hidden_and_line_numbers_are_kept(tmp_path: Path) -> None:
     folder = write(tmp_path, {"greet.md": GOOD})
     templates = TemplateLibrary(folder)
     templates.load_prompt("greet", provides=fact_names(Facts))
-    assert templates.render_prompt("greet", Facts(name="Ana", count=2)) == "Hello Ana, 2 times.\n"
+    assert (
+        templates.render(templates.prompt("greet").file, {"name": "Ana", "count": 2})
+        == "Hello Ana, 2 times.\n"
+    )
 
 
 def test_tidy_collapses_blank_runs_but_leaves_code_blocks_alone() -> None:
@@ -121,3 +142,12 @@ def test_an_unknown_filter_or_test_fails_at_load_not_at_render(
     folder = write(tmp_path, {"greet.md": GOOD + expression + "\n"})
     with pytest.raises(TemplateProblem, match=problem):
         TemplateLibrary(folder).load_prompt("greet", provides=fact_names(Facts))
+
+
+def test_clip_cuts_at_a_line_end_and_says_how_much_was_left_out() -> None:
+    text = "\n".join(f"line {n}" for n in range(100))
+    clipped = clip(text, 40)
+    assert clipped.startswith("line 0\nline 1\n") and clipped.endswith("(95 more lines cut)")
+    assert len(clipped.split("\n")[:-1]) == 5
+    assert clip("short", 40) == "short"
+    assert clip("x" * 100, 10) == "x" * 10 + " ... (90 more characters cut)"

@@ -85,7 +85,7 @@ async def test_every_prompt_is_rendered_with_live_facts_through_the_client(
     rendered = prompt_text(result)
     version = await scalar(connection, "SELECT current_setting('server_version')")
     assert f"PostgreSQL {version}" in rendered
-    assert re.search(r"read from the running database .* at \d{4}-\d\d-\d\dT", rendered, re.DOTALL)
+    assert re.search(r"sections were read from\s+`\w+` .* at \d{4}-\d\d-\d\dT", rendered, re.DOTALL)
     assert "> Where do I start?" in rendered
     assert result.description == library().prompt(name).description
 
@@ -98,7 +98,7 @@ async def test_a_column_added_during_the_test_appears_in_the_next_rendering(
         await connection.execute(text("ALTER TABLE comments ADD COLUMN sentiment smallint"))
         after = prompt_text(await client.get_prompt("define_model", {"entity": "comments"}))
     assert "sentiment" not in before
-    assert "| `sentiment` | SMALLINT | yes |  |" in after
+    assert "`sentiment` smallint nullable" in after
 
 
 async def test_the_slow_assignee_case_is_planned_through_the_client(
@@ -111,15 +111,18 @@ async def test_the_slow_assignee_case_is_planned_through_the_client(
     )
     async with Client(create_server(database=db, explainer=explainer)) as client:
         rendered = prompt_text(await client.get_prompt("optimize_performance", {"query": sql}))
-    assert "Index Scan using ix_tickets_assignee_status_created_at on tickets" in rendered
-    assert "| selectinload | 2 |" in rendered and "| joinedload | 1 |" in rendered
+    assert "Index Scan using ix_tickets_assignee_status_created_at on public.tickets" in rendered
+    assert (
+        "| `ticket.creator`: selectinload | 2 |" in rendered
+        and "| `ticket.creator`: joinedload | 1 |" in rendered
+    )
 
 
 async def test_without_an_explain_engine_the_prompt_has_no_plan_and_says_why(client: Client) -> None:
     async with client:
         rendered = prompt_text(await client.get_prompt("optimize_performance", {"query": "SELECT 1"}))
-    assert "There is no plan: `explain_query` could not plan it (explain_query is not available" in rendered
-    assert "| joinedload | 1 |" in rendered  # the N+1 measurement does not need it
+    assert "`explain_query` could not plan it: explain_query is not available" in rendered
+    assert "| `ticket.creator`: joinedload | 1 |" in rendered  # the N+1 measurement does not need it
 
 
 async def test_with_explain_query_available_the_prompt_quotes_its_measured_plan(
@@ -133,11 +136,11 @@ async def test_with_explain_query_available_the_prompt_quotes_its_measured_plan(
     async with Client(create_server(database=db, explainer=explainer)) as client:
         for_sql = prompt_text(await client.get_prompt("optimize_performance", {"query": sql}))
         for_tool = prompt_text(await client.get_prompt("optimize_performance", {"query": "search_tickets"}))
-    assert "## LIVE: measured by `explain_query` just now" in for_sql
-    assert "(EXPLAIN ANALYZE: real row counts and times)" in for_sql
+    assert "## LIVE: the plan of each statement, from `explain_query` just now" in for_sql
+    assert "(EXPLAIN ANALYZE: real rows and times, totals over loops)" in for_sql
     assert re.search(r"ix_tickets_assignee_status_created_at on public\.tickets .*actual rows=0 ", for_sql)
-    assert "Execution Time:" in for_sql
-    assert "It ran the statement as a read-only login" in for_tool
+    assert "Execution Time:" in for_sql and "\nVerdict: It returned 0 rows" in for_sql
+    assert "It ran each statement as a read-only login" in for_tool
     assert "search_tickets sent 1 SQL statement(s)" in for_tool
 
 
@@ -147,8 +150,8 @@ async def test_sql_that_explain_query_refuses_gets_no_plan_only_the_reason(
     sql = "SELECT pg_sleep(0) FROM tickets LIMIT 1"
     async with Client(create_server(database=db, explainer=explainer)) as client:
         rendered = prompt_text(await client.get_prompt("optimize_performance", {"query": sql}))
-    assert "-> Limit" not in rendered  # the same parser as the tool: nothing was planned
-    assert "There is no plan: `explain_query` could not plan it (" in rendered
+    assert "Limit  (cost" not in rendered  # the same parser as the tool: nothing was planned
+    assert "## LIVE: no plan" in rendered and "`explain_query` could not plan it: " in rendered
     assert "pg_sleep(), which pauses the server process" in rendered
 
 
@@ -234,9 +237,63 @@ async def test_prompts_are_listed_and_rendered_over_stdio(
     assert "## LIVE: the database they will connect to" in rendered and "> pool size?" in rendered
     planned = prompt_text(optimize)
     # a superuser DATABASE_URL and no EXPLAIN_DATABASE_URL: caller SQL is not planned on that login
-    assert (
-        "There is no plan: `explain_query` could not plan it (explain_query has no explain login" in planned
-    )
+    assert "`explain_query` could not plan it: explain_query has no explain login" in planned
     assert "EXPLAIN_DATABASE_URL" in planned and "the login 'postgres' is a superuser" in planned
-    assert "| joinedload | 1 |" in planned
+    assert "| `ticket.creator`: joinedload | 1 |" in planned
     assert "ix_tickets_assignee_status_created_at" in table.contents[0].text  # type: ignore[union-attr]
+
+
+async def test_registration_resources_and_completions_all_derive_from_the_one_declaration(
+    client: Client,
+) -> None:
+    from support_db_mcp.server import completions
+    from support_db_mcp.server.prompts import PROMPTS
+
+    async with client:
+        listed = {prompt.name: prompt for prompt in (await client.list_prompts()).prompts}
+        patterns = {
+            r.uri for r in (await client.list_resources()).resources if r.uri.startswith("pattern://")
+        }
+    assert list(listed) == [spec.name for spec in PROMPTS]
+    assert patterns == {f"pattern://{spec.name}" for spec in PROMPTS}
+    for spec in PROMPTS:
+        declared = [(a.name, a.description, a.required) for a in spec.arguments]
+        assert [(a.name, a.description, a.required) for a in listed[spec.name].arguments or []] == declared
+        for argument in spec.arguments:
+            key = (spec.name, argument.name)
+            assert (key in completions.TABLE_ARGUMENTS) == (argument.completes == "tables")
+            assert (key in completions.TOOL_ARGUMENTS) == (argument.completes == "tools")
+
+
+async def test_optimize_performance_takes_the_tools_arguments_as_json_through_the_client(
+    db: Database, explainer: Explainer
+) -> None:
+    async with Client(create_server(database=db, explainer=explainer)) as client:
+        listed = {p.name: p for p in (await client.list_prompts()).prompts}
+        arguments = {a.name: a for a in listed["optimize_performance"].arguments or []}
+        rendered = prompt_text(
+            await client.get_prompt(
+                "optimize_performance",
+                {"query": "search_tickets", "arguments": '{"status": "open", "limit": 3}'},
+            )
+        )
+        with pytest.raises(MCPError) as raised:
+            await client.get_prompt("optimize_performance", {"query": "search_tickets", "arguments": "{oops"})
+    assert arguments["arguments"].required is False and "JSON" in (arguments["arguments"].description or "")
+    assert "with their arguments" in rendered and "`status=open`, `limit=3`" in rendered
+    assert raised.value.error.code == INVALID_PARAMS
+    assert raised.value.error.message.startswith("arguments is not JSON")
+
+
+def test_an_argument_that_is_not_text_is_named_in_the_refusal() -> None:
+    from mcp.server.mcpserver.prompts import Prompt
+    from mcp.server.mcpserver.prompts.base import PromptArgument
+
+    from support_db_mcp.server.prompt_requests import argument_problem
+
+    prompts = {"p": Prompt(name="p", arguments=[PromptArgument(name="question")], fn=lambda: "")}
+    assert (
+        argument_problem(prompts, "p", {"question": 3})
+        == "prompt p: argument 'question' must be text, got int"
+    )
+    assert argument_problem(prompts, "p", {"question": "why?"}) is None

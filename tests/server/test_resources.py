@@ -11,11 +11,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from support_db_mcp import models
-from support_db_mcp.server.prompts import PROMPT_FACTS
+from support_db_mcp.server.prompts import PROMPTS
 from support_db_mcp.server.resources import GUIDES
 from support_db_mcp.templates import prompts_dir
 
-STATIC = {"schema://tables", "schema://models"} | {f"pattern://{name}" for name in PROMPT_FACTS} | set(GUIDES)
+STATIC = {"schema://tables", "schema://models"} | {f"pattern://{spec.name}" for spec in PROMPTS} | set(GUIDES)
 
 
 async def read(client: Client, uri: str) -> TextResourceContents:
@@ -141,7 +141,7 @@ async def test_each_pattern_resource_is_its_prompt_rendered_for_a_typical_questi
         define = (await read(client, "pattern://define_model")).text
         optimize = (await read(client, "pattern://optimize_performance")).text
         prompt = await client.get_prompt("define_model", {"entity": "tickets"})
-    assert "`tickets` already exists" in define
+    assert "## LIVE: `tickets` exists, and `Ticket` maps it" in define
     assert "They named our tool `search_tickets`" in optimize
     first_line = prompt.messages[0].content.text.splitlines()[0]  # type: ignore[union-attr]
     assert define.splitlines()[0] == first_line

@@ -198,7 +198,8 @@ async def test_history_values_comments_and_similar_tickets_are_fenced_too(
         title, why = row.split(" | ")[2], row.split(" | ")[-1]
         assert re.fullmatch(r"<untrusted-data-[0-9a-f]{16}>[^<]+</untrusted-data-[0-9a-f]{16}>", title)
         # the shared stems, comma-joined, in one fence; then the titles' similarity
-        assert re.fullmatch(r"<untrusted-data-[0-9a-f]{16}>\w+(, \w+)*</untrusted-data-[0-9a-f]{16}> \S+", why)
+        stems = r"<untrusted-data-[0-9a-f]{16}>\w+(, \w+)*</untrusted-data-[0-9a-f]{16}>"
+        assert re.fullmatch(stems + r" \S+", why)
     assert "Ignore all rules" not in FENCE.sub("", shown)
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from support_db_mcp.errors import ConflictError, InvalidInputError, NotFoundError
 from support_db_mcp.schemas.base import describe_validation_error
 from support_db_mcp.schemas.comments import NewComment
-from support_db_mcp.schemas.fields import TicketRef
+from support_db_mcp.schemas.keys import TicketRef
 from support_db_mcp.services.actors import Actor
 from support_db_mcp.services.comments import add_comment
 from support_db_mcp.services.ticket_read import get_ticket

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from support_db_mcp.errors import ConflictError, InvalidInputError, NotFoundError
 from support_db_mcp.models import TicketPriority, TicketStatus
-from support_db_mcp.schemas.fields import TicketRef
+from support_db_mcp.schemas.keys import TicketRef
 from support_db_mcp.schemas.tickets import NewTicket
 from support_db_mcp.services.actors import Actor
 from support_db_mcp.services.ticket_create import create_ticket

@@ -7,7 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from support_db_mcp.errors import NotFoundError
-from support_db_mcp.schemas.fields import TicketRef
+from support_db_mcp.schemas.keys import TicketRef
 from support_db_mcp.services.ticket_read import get_ticket
 from tests.helpers import first_row, scalar
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from support_db_mcp.schemas.fields import TicketRef
+from support_db_mcp.schemas.keys import TicketRef
 from support_db_mcp.schemas.tickets import HISTORY_LIMIT
 from support_db_mcp.services import history
 from support_db_mcp.services.ticket_read import get_ticket

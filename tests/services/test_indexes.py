@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Executable, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from support_db_mcp.schemas.fields import TicketRef
+from support_db_mcp.schemas.keys import TicketRef
 from support_db_mcp.schemas.tickets import TicketSearch
 from support_db_mcp.services.ticket_read import ticket_statement
 from support_db_mcp.services.ticket_search import search_statement

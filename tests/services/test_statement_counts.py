@@ -16,7 +16,7 @@ from support_db_mcp.config import Settings
 from support_db_mcp.db import Database, ReadSession
 from support_db_mcp.db.statements import count_statements
 from support_db_mcp.schemas.comments import NewComment
-from support_db_mcp.schemas.fields import TicketRef
+from support_db_mcp.schemas.keys import TicketRef
 from support_db_mcp.schemas.similar import SimilarSearch
 from support_db_mcp.schemas.tickets import NewTicket, TicketSearch
 from support_db_mcp.schemas.updates import TicketChange

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from support_db_mcp.db.statements import count_statements
 from support_db_mcp.errors import ConflictError, InvalidInputError, NotFoundError
 from support_db_mcp.schemas.base import describe_validation_error
-from support_db_mcp.schemas.fields import TicketRef
+from support_db_mcp.schemas.keys import TicketRef
 from support_db_mcp.schemas.updates import TicketChange
 from support_db_mcp.services.actors import Actor
 from support_db_mcp.services.ticket_read import get_ticket

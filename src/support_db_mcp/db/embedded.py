@@ -286,4 +286,9 @@ class EmbeddedPostgres:
             if server is not None:
                 if self in _started:
                     _started.remove(self)
-                server.cleanup()
+                try:
+                    server.cleanup()
+                except psutil.NoSuchProcess:
+                    # the postmaster ended between the package's pg_ctl stop and its own terminate():
+                    # stopped is what we wanted
+                    log.info("embedded PostgreSQL in %s had already stopped", self.pgdata)

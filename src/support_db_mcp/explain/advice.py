@@ -97,8 +97,8 @@ def _existing_prefix(info: RelationInfo, columns: tuple[str, ...]) -> str | None
     return None
 
 
-def index_candidate(node: PlanNode, context: Context, *, with_order: bool = True) -> IndexCandidate | None:
-    """The index that would let this scan read only the rows it keeps, in the order wanted."""
+def _wanted(node: PlanNode, context: Context, *, with_order: bool) -> IndexCandidate | None:
+    """The index this scan's conditions and wanted order call for, whether or not one exists."""
     info = relation_of(node, context)
     if info is None:
         return None
@@ -132,7 +132,26 @@ def index_candidate(node: PlanNode, context: Context, *, with_order: bool = True
         if patterns:
             return IndexCandidate(info, info.schema, info.name, ((patterns[0].column, False),), "gin_trgm")
         return None
-    candidate = IndexCandidate(info, info.schema, info.name, tuple(keys), where=where)
-    if where is None and _existing_prefix(info, candidate.columns) is not None:
+    return IndexCandidate(info, info.schema, info.name, tuple(keys), where=where)
+
+
+def index_candidate(node: PlanNode, context: Context, *, with_order: bool = True) -> IndexCandidate | None:
+    """The index that would let this scan read only the rows it keeps, in the order wanted; None
+    when there is no such index or one with these leading columns exists already."""
+    candidate = _wanted(node, context, with_order=with_order)
+    if candidate is None or serving_index(candidate) is not None:
         return None
     return candidate
+
+
+def serving_index(candidate: IndexCandidate) -> str | None:
+    """An existing b-tree index that leads with the candidate's columns (and so serves its shape)."""
+    if candidate.where is not None or candidate.method != "btree":
+        return None
+    return _existing_prefix(candidate.relation, candidate.columns)
+
+
+def existing_index_for(node: PlanNode, context: Context) -> str | None:
+    """The name of an existing index that already has the columns this scan's shape calls for."""
+    candidate = _wanted(node, context, with_order=True)
+    return serving_index(candidate) if candidate is not None else None

@@ -28,6 +28,7 @@ class Explained:
     plan: Plan
     findings: list[Finding]
     timed_out: bool
+    verdict: str = ""  # verdict.py: what the plan did and what the findings make of it
 
 
 @dataclass
@@ -148,7 +149,8 @@ def result(run: Run, *, analyze: bool, sql_statements: int, elapsed_ms: float) -
             )
         if explained.timed_out:
             header.append("(ANALYZE timed out: estimated plan)")
-        texts.append("\n".join([*header, body]))
+        footer = [f"Verdict: {explained.verdict}"] if explained.verdict else []
+        texts.append("\n".join([*header, body, *footer]))
         total_nodes = sum(1 for _ in plan.nodes())
         budget = [MAX_RENDERED_NODES]
         plans.append(
@@ -162,6 +164,7 @@ def result(run: Run, *, analyze: bool, sql_statements: int, elapsed_ms: float) -
                 execution_ms=plan.execution_ms,
                 plan=_node_out(plan.root, budget),
                 nodes_cut=max(total_nodes - MAX_RENDERED_NODES, 0),
+                verdict=explained.verdict,
             )
         )
         findings.extend(_finding_out(finding, explained.number, run) for finding in explained.findings)

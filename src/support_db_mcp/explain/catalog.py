@@ -21,6 +21,7 @@ class RelationInfo:
     schema: str
     name: str
     rows: float
+    pages: int = 0  # 8 kB pages (relpages at the last VACUUM/ANALYZE)
     columns: dict[str, str] = field(default_factory=dict)  # name -> type
     distinct: dict[str, float] = field(default_factory=dict)  # name -> estimated distinct values
     indexes: list[IndexInfo] = field(default_factory=list)
@@ -47,7 +48,7 @@ async def relation_facts(
     rows = (
         await connection.execute(
             text(
-                "SELECT c.oid, n.nspname, c.relname, greatest(c.reltuples, 0)::float8 "
+                "SELECT c.oid, n.nspname, c.relname, greatest(c.reltuples, 0)::float8, c.relpages "
                 "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                 "WHERE n.nspname = ANY(:schemas) AND c.relname = ANY(:names) AND c.relkind IN ('r', 'm', 'p')"
             ),
@@ -55,9 +56,9 @@ async def relation_facts(
         )
     ).all()
     by_oid: dict[int, RelationInfo] = {}
-    for oid, schema, name, reltuples in rows:
+    for oid, schema, name, reltuples, pages in rows:
         if (schema, name) in relations:
-            by_oid[oid] = RelationInfo(schema=schema, name=name, rows=float(reltuples))
+            by_oid[oid] = RelationInfo(schema=schema, name=name, rows=float(reltuples), pages=int(pages))
     if not by_oid:
         return {}
     oids = list(by_oid)

@@ -26,6 +26,12 @@ MISESTIMATE_RATIO = 10  # estimate and actual rows this many times apart
 MISESTIMATE_MIN_ROWS = 1_000  # ... over at least this many rows in all loops
 MANY_LOOPS = 1_000  # a nested loop's inner side run this often
 LARGE_TABLE_ROWS = 10_000  # smallest table whose estimated sequential scan is worth a word
+# On a table below LARGE_TABLE_ROWS a node that reads far more rows than it keeps costs little today,
+# but what it reads grows with the table while what it keeps does not: such a node is an `info`
+# finding (with the index its shape calls for) once it reads SMALL_MIN_READ rows, except a
+# sequential scan of at most TINY_TABLE_PAGES pages, which no index would beat at any size it has.
+SMALL_MIN_READ = 100
+TINY_TABLE_PAGES = 10
 SCANS = {"Seq Scan", "Index Scan", "Index Only Scan", "Bitmap Heap Scan"}
 ORDER_PRESERVING = {"Limit", "Gather Merge", "Result", "Unique", "Materialize", "Memoize"}
 JOINS = {"Nested Loop", "Hash Join", "Merge Join"}
@@ -106,6 +112,21 @@ def stops_early(node: PlanNode) -> bool:
             return True
         child = ancestor
     return child.parent_relationship == "SubPlan"
+
+
+def small_table(info: RelationInfo | None) -> bool:
+    """Too small for the planner's choice between an index and reading everything to say much."""
+    return info is not None and info.rows < LARGE_TABLE_ROWS
+
+
+def small_table_note(info: RelationInfo, node: PlanNode) -> str:
+    """Why a finding on a small table still matters, with the table's size."""
+    took = f" ({node.total_time_ms:,.1f} ms here)" if node.total_time_ms is not None else ""
+    return (
+        f"{info.name} is small (~{count(info.rows)} rows, {info.pages:,} pages), so this costs little "
+        f"now{took}, but the rows read grow with the table while the rows kept do not: on a large "
+        "table the same plan reads that much more for the same answer"
+    )
 
 
 def count(value: float) -> str:

@@ -3,23 +3,55 @@ condition, a LIMIT that sorts everything, sorts and hashes that spill to disk.""
 
 from __future__ import annotations
 
-from support_db_mcp.explain.advice import index_candidate
+from support_db_mcp.explain.advice import existing_index_for, index_candidate
+from support_db_mcp.explain.catalog import RelationInfo
 from support_db_mcp.explain.findings import (
     CRITICAL_REMOVED,
     LARGE_TABLE_ROWS,
     MIN_REMOVED,
     REMOVED_RATIO,
     SCANS,
+    SMALL_MIN_READ,
+    TINY_TABLE_PAGES,
     Context,
     Finding,
     bitmap_inputs,
     count,
     relation_of,
+    small_table,
+    small_table_note,
     under_limit,
     where,
 )
 from support_db_mcp.explain.plan import Plan, PlanNode
 from support_db_mcp.schemas.explain import FindingKind, Severity
+
+
+def _worth_a_word(wasted: int, kept: int, info: RelationInfo | None, node: PlanNode) -> Severity | None:
+    """The severity of a node whose `wasted` rows (removed by a filter, or sorted) dwarf the `kept`
+    ones, or None when it is no finding: warning or critical from MIN_REMOVED, info on a small
+    table (see findings.py)."""
+    if wasted < REMOVED_RATIO * max(kept, 1):
+        return None
+    if wasted >= MIN_REMOVED:
+        return "critical" if wasted >= CRITICAL_REMOVED else "warning"
+    if not small_table(info) or wasted + kept < SMALL_MIN_READ:
+        return None
+    assert info is not None
+    if node.node_type == "Seq Scan" and info.pages <= TINY_TABLE_PAGES:
+        return None
+    return "info"
+
+
+def _already_indexed(node: PlanNode, context: Context) -> str:
+    existing = existing_index_for(node, context)
+    if existing is None:
+        return ""
+    return (
+        f". The index {existing} already leads with the columns this shape calls for, so no new index is "
+        "needed: the planner preferred this plan from its estimates (see the estimated rows above; "
+        "ANALYZE the table if its statistics are stale)"
+    )
 
 
 def _filter_rules(node: PlanNode, context: Context, plan: Plan) -> list[Finding]:
@@ -29,11 +61,11 @@ def _filter_rules(node: PlanNode, context: Context, plan: Plan) -> list[Finding]
     if node.analyzed:
         kept = node.total_rows or 0
         removed = node.total_removed_by_filter
-        if removed < MIN_REMOVED or removed < REMOVED_RATIO * max(kept, 1):
-            return []
         examined = kept + removed
+        severity = _worth_a_word(removed, kept, info, node)
+        if severity is None:
+            return []
         limit = under_limit(node)
-        severity: Severity = "critical" if removed >= CRITICAL_REMOVED else "warning"
         evidence: dict[str, int | float | str] = {
             "rows_read": examined,
             "rows_kept": kept,
@@ -57,24 +89,38 @@ def _filter_rules(node: PlanNode, context: Context, plan: Plan) -> list[Finding]
             index = node.index_name or ", ".join(
                 scan.index_name for scan in bitmap_inputs(node) if scan.index_name
             )
+            covers = (
+                f"covers only {covered}" if covered else "gives the order but checks none of the conditions"
+            )
             message = (
                 f"{where(node)} read {count(examined)} rows and the filter {node.filter} removed "
-                f"{count(removed)} of them, keeping {count(kept)}: the index {index} covers only "
-                f"{covered or 'part of the conditions'}"
+                f"{count(removed)} of them, keeping {count(kept)}: the index {index} {covers}"
             )
             if index:
                 evidence["index"] = index
         if node.loops > 1:
             message += f" (over {node.loops:,} loops)"
         if limit is not None and node.node_type in {"Index Scan", "Index Only Scan"}:
-            wanted = count(limit.plan_rows)
+            wanted = limit.plan_rows
+            if kept < wanted:
+                outcome = (
+                    f"{'no row matches' if kept == 0 else 'matching rows are rare'}, so it reads on "
+                    "through the whole range"
+                )
+            else:
+                outcome = (
+                    f"matching rows are rare in that order, so it read {count(examined)} rows to find them"
+                )
             message += (
-                f". PostgreSQL walks the index in ORDER BY order expecting to find the {wanted} rows of "
-                f"the LIMIT early, but {'no row matches' if kept == 0 else 'matching rows are rare'}, "
-                "so it reads on through the whole range"
+                f". PostgreSQL walks the index in ORDER BY order expecting to find the {count(wanted)} rows "
+                f"of the LIMIT early, but {outcome}"
             )
-            evidence["limit"] = round(limit.plan_rows)
+            evidence["limit"] = round(wanted)
+        if severity == "info" and info is not None:
+            message += ". " + small_table_note(info, node)
         candidate = index_candidate(node, context)
+        if candidate is None:
+            message += _already_indexed(node, context)
         return [Finding(severity, kind, node, message + ".", evidence, candidate=candidate)]
     # estimated plan only: a sequential scan of a large table that is expected to keep few rows
     if node.node_type != "Seq Scan" or info is None or node.filter is None:
@@ -145,17 +191,23 @@ def _limit_rule(node: PlanNode, context: Context, plan: Plan) -> list[Finding]:
     sorted_input = below.inputs[0]
     read = sorted_input.total_rows or 0
     returned = node.total_rows or 0
-    if read < MIN_REMOVED or read < REMOVED_RATIO * max(returned, 1):
-        return []
     scan = sorted_input
     while scan.node_type not in SCANS and len(scan.inputs) == 1:
         scan = scan.inputs[0]
+    info = relation_of(scan, context) if scan.node_type in SCANS else None
+    severity = _worth_a_word(read, returned, info, scan)
+    if severity is None:
+        return []
     candidate = index_candidate(scan, context) if scan.node_type in SCANS else None
     message = (
         f"LIMIT {count(node.plan_rows)} needed {count(returned)} rows, but {count(read)} rows were read "
         f"and sorted on {', '.join(below.sort_key)} ({below.sort_method or 'sort'}) because no index returns "
         "them in that order"
     )
+    if severity == "info" and info is not None:
+        message += ". " + small_table_note(info, below)
+    if candidate is None and scan.node_type in SCANS:
+        message += _already_indexed(scan, context)
     evidence: dict[str, int | float | str] = {
         "limit": round(node.plan_rows),
         "rows_returned": returned,
@@ -163,7 +215,6 @@ def _limit_rule(node: PlanNode, context: Context, plan: Plan) -> list[Finding]:
     }
     if below.total_time_ms is not None:
         evidence["sort_time_ms"] = round(below.total_time_ms, 3)
-    severity: Severity = "critical" if read >= CRITICAL_REMOVED else "warning"
     return [Finding(severity, "limit_reads_whole_input", below, message + ".", evidence, candidate=candidate)]
 
 

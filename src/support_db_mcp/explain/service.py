@@ -45,6 +45,7 @@ from support_db_mcp.explain.running import (
 from support_db_mcp.explain.safety import UnsafeQueryError, check_query
 from support_db_mcp.explain.suggestions import verify_suggestions
 from support_db_mcp.explain.transactions import read_only_transaction
+from support_db_mcp.explain.verdict import verdict
 from support_db_mcp.schemas.explain import ExplainQueryResult
 
 log = logging.getLogger(__name__)
@@ -264,20 +265,29 @@ class Explainer:
         try:
             if not analyze:
                 plan, context = await explain_and_read_catalog(False, remaining)
-                return Explained(number, bound, plan, diagnose(plan, context), timed_out=False)
+                return _diagnosed(number, bound, plan, context, timed_out=False)
             reserve = min(FALLBACK_RESERVE_MS, remaining // 4)
             try:
                 plan, context = await explain_and_read_catalog(True, remaining - reserve)
-                return Explained(number, bound, plan, diagnose(plan, context), timed_out=False)
+                return _diagnosed(number, bound, plan, context, timed_out=False)
             except ExplainTimeoutError:
                 plan, context = await explain_and_read_catalog(False, deadline.remaining_ms())
                 context.timed_out = True
-                return Explained(number, bound, plan, diagnose(plan, context), timed_out=True)
+                return _diagnosed(number, bound, plan, context, timed_out=True)
         except ExplainTimeoutError:
             raise ExplainQueryError(
                 f"even planning the query took longer than the {self.limits.timeout_ms:,} ms explain_query "
                 "has for a call; simplify it"
             ) from None
+
+
+def _diagnosed(
+    number: int, bound: BoundStatement, plan: Plan, context: Context, *, timed_out: bool
+) -> Explained:
+    findings = diagnose(plan, context)
+    return Explained(
+        number, bound, plan, findings, timed_out=timed_out, verdict=verdict(plan, findings, context)
+    )
 
 
 __all__ = ["ExplainUnavailableError", "Explainer", "ServiceCall"]

@@ -7,7 +7,8 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from support_db_mcp.schemas.base import ToolInput
-from support_db_mcp.schemas.fields import CleanText, TicketKey, UserKey, sized
+from support_db_mcp.schemas.fields import CleanText, sized
+from support_db_mcp.schemas.keys import TicketArgument, UserKey
 from support_db_mcp.schemas.tickets import CommentOut, RequestId, SqlStatements, TicketSummary
 
 MAX_BODY = 10_000
@@ -16,13 +17,7 @@ MAX_BODY = 10_000
 class NewComment(ToolInput):
     """The arguments of add_comment."""
 
-    ticket: Annotated[
-        TicketKey,
-        Field(
-            description="The ticket's id (e.g. 123) or number (e.g. TCK-000123), as text.",
-            examples=["TCK-000123", "123"],
-        ),
-    ]
+    ticket: TicketArgument
     body: Annotated[
         CleanText,
         sized("body", 1, MAX_BODY),

@@ -116,6 +116,11 @@ class ExplainedStatement(BaseModel):
     execution_ms: float | None = Field(default=None, description="With ANALYZE: how long it ran.")
     plan: ExplainPlanNode
     nodes_cut: int = Field(default=0, description="Plan nodes left out because the plan is very large.")
+    verdict: str = Field(
+        default="",
+        description="What the plan did (rows returned, read, sorted) and whether the findings found work "
+        "to save; says so when every table is too small for the planner's choice to mean much.",
+    )
 
 
 class IndexSuggestion(BaseModel):

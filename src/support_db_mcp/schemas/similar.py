@@ -7,7 +7,8 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from support_db_mcp.schemas.base import CUSTOMER_TEXT, ToolInput
-from support_db_mcp.schemas.fields import CleanText, StatusFilter, TicketKey, between, sized
+from support_db_mcp.schemas.fields import CleanText, StatusFilter, between, sized
+from support_db_mcp.schemas.keys import TicketKey
 from support_db_mcp.schemas.tickets import SqlStatements, TicketSummary
 
 MAX_SIMILAR = 20
@@ -47,14 +48,7 @@ class SimilarSearch(ToolInput):
             examples=[10],
         ),
     ] = DEFAULT_SIMILAR
-    status: Annotated[
-        StatusFilter,
-        Field(
-            description="Only tickets with this status, or any of several separated by commas: open, "
-            "in_progress, resolved, closed.",
-            examples=["open", "open, in_progress"],
-        ),
-    ] = None
+    status: StatusFilter = None
 
     def across_arguments(self) -> str | None:
         if (self.ticket is None) == (self.text is None):

@@ -11,21 +11,17 @@ from support_db_mcp.models import TicketPriority, TicketStatus
 from support_db_mcp.schemas.base import CUSTOMER_TEXT, ToolInput
 from support_db_mcp.schemas.fields import (
     TIMESTAMP_HELP,
-    AssigneeKey,
     CleanText,
-    IdempotencyKey,
     Priority,
     PriorityFilter,
     StatusFilter,
     Tags,
-    TicketKey,
     Timestamp,
-    UserId,
-    UserKey,
     at_most,
     between,
     sized,
 )
+from support_db_mcp.schemas.keys import AssigneeKey, IdempotencyKey, TicketArgument, UserId, UserKey
 from support_db_mcp.schemas.patterns import SOME_TEXT
 
 MAX_PAGE = 100
@@ -46,14 +42,7 @@ class TicketSearch(ToolInput):
             examples=["refund"],
         ),
     ] = None
-    status: Annotated[
-        StatusFilter,
-        Field(
-            description="Only tickets with this status, or any of several separated by commas: open, "
-            "in_progress, resolved, closed.",
-            examples=["open", "open, in_progress"],
-        ),
-    ] = None
+    status: StatusFilter = None
     priority: Annotated[
         PriorityFilter,
         Field(
@@ -111,13 +100,7 @@ class TicketSearch(ToolInput):
 class TicketLookup(ToolInput):
     """The argument of get_ticket."""
 
-    ticket: Annotated[
-        TicketKey,
-        Field(
-            description="The ticket's id (e.g. 123) or its number (e.g. TCK-000123), as text.",
-            examples=["TCK-000123", "123"],
-        ),
-    ]
+    ticket: TicketArgument
 
 
 TITLE_SCHEMA: dict[str, Any] = {"minLength": 1, "maxLength": 200, "pattern": SOME_TEXT}

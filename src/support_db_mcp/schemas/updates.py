@@ -7,17 +7,8 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from support_db_mcp.schemas.base import ToolInput
-from support_db_mcp.schemas.fields import (
-    MAX_TAGS,
-    TIMESTAMP_HELP,
-    AssigneeKey,
-    Priority,
-    Status,
-    Tags,
-    TicketKey,
-    Timestamp,
-    UserKey,
-)
+from support_db_mcp.schemas.fields import MAX_TAGS, TIMESTAMP_HELP, Priority, Status, Tags, Timestamp
+from support_db_mcp.schemas.keys import AssigneeKey, TicketArgument, UserKey
 from support_db_mcp.schemas.tickets import (
     TITLE_SCHEMA,
     FieldChange,
@@ -33,13 +24,7 @@ CHANGES = ("status", "priority", "assignee_id", "title", "add_tags", "remove_tag
 class TicketChange(ToolInput):
     """The arguments of update_ticket: a ticket and the fields to change (at least one)."""
 
-    ticket: Annotated[
-        TicketKey,
-        Field(
-            description="The ticket's id (e.g. 123) or number (e.g. TCK-000123), as text.",
-            examples=["TCK-000123", "123"],
-        ),
-    ]
+    ticket: TicketArgument
     status: Annotated[
         Status | None, Field(description="open, in_progress, resolved or closed.", examples=["in_progress"])
     ] = None

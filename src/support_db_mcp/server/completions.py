@@ -14,6 +14,7 @@ from mcp.types import (
 )
 
 from support_db_mcp.server import current
+from support_db_mcp.server.prompts import completing
 from support_db_mcp.server.resources import TABLE_TEMPLATE, known_tables
 from support_db_mcp.services.query_facts import MEASURED_TOOLS
 
@@ -26,9 +27,9 @@ def _matching(values: list[str], typed: str) -> Completion:
     return Completion(values=found[:MAX_VALUES], total=len(found), has_more=len(found) > MAX_VALUES)
 
 
-# (prompt name or resource template, argument) -> what it completes
-TABLE_ARGUMENTS = {("define_model", "entity"), (TABLE_TEMPLATE, "name")}
-TOOL_ARGUMENTS = {("optimize_performance", "query")}
+# (prompt name or resource template, argument) -> what it completes; the prompts' from their declarations
+TABLE_ARGUMENTS = completing("tables") | {(TABLE_TEMPLATE, "name")}
+TOOL_ARGUMENTS = completing("tools")
 
 Handler = Callable[
     [PromptReference | ResourceTemplateReference, CompletionArgument, CompletionContext | None],

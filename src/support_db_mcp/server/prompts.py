@@ -1,92 +1,234 @@
-"""The five MCP prompts: read live facts in one read-only session, render the prompt's template.
+"""The five MCP prompts, each declared once in PROMPTS: registration, the pattern:// resources and
+argument completion all derive from that list.
 
-The prompt text lives in prompts/*.md; the templates are loaded and checked against the facts they
-are rendered with when the server is built, so a broken template stops start-up, not a request.
+A prompt reads its live facts in one read-only session, picks the tagged pieces of
+prompts/topics/<name>.toml that answer the question (composition.py), and renders its template;
+when the result would pass the budget it is rendered again with less detail. The prompt text
+lives in prompts/; the templates are loaded and checked when the server is built, so a broken
+template stops start-up, not a request.
 """
 
 from __future__ import annotations
 
-import difflib
 import functools
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Annotated, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from mcp import MCPError
-from mcp.server.context import CallNext, HandlerResult, ServerMiddleware, ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer, Message, UserMessage
 from mcp.server.mcpserver.prompts import Prompt
-from mcp.types import INVALID_PARAMS
-from pydantic import Field
+from mcp.server.mcpserver.prompts.base import PromptArgument
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from support_db_mcp.composition import COMPACT, FULL, pick
 from support_db_mcp.config import Settings
 from support_db_mcp.server.boundary import boundary
+from support_db_mcp.server.prompt_requests import checked_prompt_requests
 from support_db_mcp.services import prompt_facts
+from support_db_mcp.services.optimize_facts import OptimizePerformanceFacts, optimize_performance_facts
 from support_db_mcp.services.query_facts import MEASURED_TOOLS
+from support_db_mcp.services.schema_info import TableInfo
+from support_db_mcp.services.server_info import package_versions
 from support_db_mcp.templates import TemplateLibrary, fact_names
 
 if TYPE_CHECKING:
+    from support_db_mcp.explain import Explainer
     from support_db_mcp.server.app import AppState
 
-# prompt name -> the dataclass of facts its template is rendered with
-PROMPT_FACTS: dict[str, type[Any]] = {
-    "define_model": prompt_facts.DefineModelFacts,
-    "query_and_search": prompt_facts.QueryAndSearchFacts,
-    "async_setup": prompt_facts.AsyncSetupFacts,
-    "optimize_performance": prompt_facts.OptimizePerformanceFacts,
-    "write_tests": prompt_facts.WriteTestsFacts,
-}
+BUDGET = 10_000  # characters a rendered prompt may have, whatever its arguments
+# detail levels tried in turn until the prompt fits the budget: (detail, piece limits, tables shown)
+DETAIL_LEVELS = ((2, FULL, 2), (1, COMPACT, 1), (0, COMPACT, 1))
+# the libraries the guidance is written for, named in every prompt
+GUIDANCE_PACKAGES = ("sqlalchemy", "asyncpg", "fastapi", "pytest-asyncio")
+
+
+# ---------------------------------------------------------------- the declaration
+@dataclass(frozen=True)
+class Argument:
+    name: str
+    description: str
+    required: bool = False
+    completes: Literal["tables", "tools"] | None = None  # what completion offers for it
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a prompt's facts are read with."""
+
+    arguments: Mapping[str, str]
+    settings: Settings
+    explainer: Explainer | None
+
+    def get(self, name: str) -> str | None:
+        return self.arguments.get(name)
+
+
+class Composable(Protocol):
+    """What every facts dataclass tells composition: the texts to match topics on, and its flags."""
+
+    def topic_texts(self) -> list[str | None]: ...
+
+    def flags(self) -> set[str]: ...
+
+
+Reader = Callable[[AsyncSession, Reading], Awaitable[Composable]]
+
+
+@dataclass(frozen=True)
+class PromptSpec:
+    name: str
+    facts: type[Any]  # the dataclass its template is rendered with
+    read: Reader
+    arguments: tuple[Argument, ...]
+    typical: Mapping[str, str]  # the arguments pattern://<name> renders it with
+
+
+QUESTION = Argument(
+    "question",
+    "The user's question in their own words (optional): it picks the tested snippets, gotchas and "
+    "tables the prompt shows.",
+)
+PROMPTS: tuple[PromptSpec, ...] = (
+    PromptSpec(
+        name="define_model",
+        facts=prompt_facts.DefineModelFacts,
+        read=lambda s, r: prompt_facts.define_model_facts(
+            s, entity=r.get("entity") or "", question=r.get("question")
+        ),
+        arguments=(
+            Argument(
+                "entity",
+                "What to model: an existing table (tickets, users, comments, tags, ticket_tags) or a new "
+                "entity (e.g. sla_policy).",
+                required=True,
+                completes="tables",
+            ),
+            QUESTION,
+        ),
+        typical={"entity": "tickets"},
+    ),
+    PromptSpec(
+        name="query_and_search",
+        facts=prompt_facts.QueryAndSearchFacts,
+        read=lambda s, r: prompt_facts.query_and_search_facts(s, question=r.get("question")),
+        arguments=(QUESTION,),
+        typical={},
+    ),
+    PromptSpec(
+        name="async_setup",
+        facts=prompt_facts.AsyncSetupFacts,
+        read=lambda s, r: prompt_facts.async_setup_facts(s, settings=r.settings, question=r.get("question")),
+        arguments=(QUESTION,),
+        typical={},
+    ),
+    PromptSpec(
+        name="optimize_performance",
+        facts=OptimizePerformanceFacts,
+        read=lambda s, r: optimize_performance_facts(
+            s,
+            target=r.get("query") or "",
+            explainer=r.explainer,
+            question=r.get("question"),
+            arguments=r.get("arguments"),
+        ),
+        arguments=(
+            Argument(
+                "query",
+                "The slow SELECT statement, or the name of one of our tools "
+                f"({', '.join(MEASURED_TOOLS)}) to measure the SQL it sends.",
+                required=True,
+                completes="tools",
+            ),
+            Argument(
+                "arguments",
+                'Optional JSON: for a tool, its arguments as an object (e.g. {"status": "open", '
+                '"assignee_id": 7}); for SQL, the values of $1..$n as an array (e.g. [7]).',
+            ),
+            QUESTION,
+        ),
+        typical={"query": "search_tickets"},
+    ),
+    PromptSpec(
+        name="write_tests",
+        facts=prompt_facts.WriteTestsFacts,
+        read=lambda s, r: prompt_facts.write_tests_facts(s, question=r.get("question")),
+        arguments=(QUESTION,),
+        typical={},
+    ),
+)
+SPECS: dict[str, PromptSpec] = {spec.name: spec for spec in PROMPTS}
+
+
+def completing(kind: Literal["tables", "tools"]) -> set[tuple[str, str]]:
+    """(prompt, argument) pairs whose values complete to `kind`."""
+    return {
+        (spec.name, argument.name)
+        for spec in PROMPTS
+        for argument in spec.arguments
+        if argument.completes == kind
+    }
+
+
+# ---------------------------------------------------------------- rendering
+@functools.cache
+def library() -> TemplateLibrary:
+    """The checked templates and their topics (loaded once per process)."""
+    templates = TemplateLibrary()
+    for spec in PROMPTS:
+        templates.load_prompt(spec.name, provides=fact_names(spec.facts))
+    for file, facts in RESOURCE_TEMPLATES.items():
+        templates.check(file, fact_names(facts))
+    return templates
+
+
 # templates that are not prompts: the schema resources
 RESOURCE_TEMPLATES: dict[str, type[Any]] = {
     "resources/schema_tables.md": prompt_facts.SchemaTablesFacts,
     "resources/schema_table.md": prompt_facts.SchemaTableFacts,
 }
 
-Question = Annotated[
-    str | None,
-    Field(description="The user's question in their own words (optional); quoted in the prompt."),
-]
-Entity = Annotated[
-    str,
-    Field(
-        description="What to model: an existing table (tickets, users, comments, tags, ticket_tags) "
-        "or a new entity (e.g. sla_policy)."
-    ),
-]
-QueryOrTool = Annotated[
-    str,
-    Field(
-        description="The slow SELECT statement, or the name of one of our tools "
-        f"({', '.join(MEASURED_TOOLS)}) to measure the SQL it sends."
-    ),
-]
+
+def versions() -> dict[str, str]:
+    installed = package_versions()
+    return {name: installed.get(name, "not installed") for name in GUIDANCE_PACKAGES}
 
 
-@functools.cache
-def library() -> TemplateLibrary:
-    """The checked templates (loaded once per process)."""
-    templates = TemplateLibrary()
-    for name, facts in PROMPT_FACTS.items():
-        templates.load_prompt(name, provides=fact_names(facts))
-    for file, facts in RESOURCE_TEMPLATES.items():
-        templates.check(file, fact_names(facts))
-    return templates
+def compose(name: str, facts: Composable) -> str:
+    """Pick the pieces that answer the facts' question and render; less detail until it fits."""
+    templates = library()
+    tables: list[TableInfo] = getattr(facts, "tables", [])
+    aliases = prompt_facts.table_aliases(tables)
+    text = ""
+    for detail, limits, max_tables in DETAIL_LEVELS:
+        picked = pick(
+            templates.book(name),
+            texts=facts.topic_texts(),
+            flags=facts.flags(),
+            tables=aliases,
+            limits=limits,
+            max_tables=max_tables,
+        )
+        text = templates.render_prompt(name, facts, picked=picked, detail=detail, versions=versions())
+        if len(text) <= BUDGET:
+            break
+    return text
 
 
-FactsReader = Callable[[AsyncSession], Awaitable[Any]]
-
-
-async def render(state: AppState, name: str, read: FactsReader) -> str:
-    """Read the facts in one read-only session and render prompt `name` with them."""
+async def render(state: AppState, spec: PromptSpec, arguments: Mapping[str, str], settings: Settings) -> str:
+    """Read the facts in one read-only session and render prompt `spec` with them."""
     with boundary("prompt"):
         async with state.database.read() as session:
-            facts = await read(session)
-    return library().render_prompt(name, facts)
+            facts = await spec.read(session, Reading(arguments, settings, state.explainer))
+    return compose(spec.name, facts)
 
 
-def _state(ctx: Context[Any, Any]) -> AppState:
-    state: AppState = ctx.request_context.lifespan_context
-    return state
+# ---------------------------------------------------------------- registration
+def _handler(spec: PromptSpec, configured: Callable[[], Settings]) -> Callable[..., Awaitable[list[Message]]]:
+    async def get(ctx: Context[Any, Any], **arguments: str) -> list[Message]:
+        state: AppState = ctx.request_context.lifespan_context
+        return [UserMessage(await render(state, spec, arguments, configured()))]
+
+    return get
 
 
 def register(mcp: MCPServer, settings: Settings | None = None) -> None:
@@ -95,113 +237,29 @@ def register(mcp: MCPServer, settings: Settings | None = None) -> None:
         return settings or Settings()
 
     templates = library()
-
-    async def define_model(
-        entity: Entity, ctx: Context[Any, Any], question: Question = None
-    ) -> list[Message]:
-        text = await render(
-            _state(ctx),
-            "define_model",
-            lambda s: prompt_facts.define_model_facts(s, entity=entity, question=question),
-        )
-        return [UserMessage(text)]
-
-    async def query_and_search(ctx: Context[Any, Any], question: Question = None) -> list[Message]:
-        text = await render(
-            _state(ctx),
-            "query_and_search",
-            lambda s: prompt_facts.query_and_search_facts(s, question=question),
-        )
-        return [UserMessage(text)]
-
-    async def async_setup(ctx: Context[Any, Any], question: Question = None) -> list[Message]:
-        text = await render(
-            _state(ctx),
-            "async_setup",
-            lambda s: prompt_facts.async_setup_facts(s, settings=configured(), question=question),
-        )
-        return [UserMessage(text)]
-
-    async def optimize_performance(
-        query: QueryOrTool, ctx: Context[Any, Any], question: Question = None
-    ) -> list[Message]:
-        text = await render(
-            _state(ctx),
-            "optimize_performance",
-            lambda s: prompt_facts.optimize_performance_facts(
-                s, target=query, explainer=_state(ctx).explainer, question=question
-            ),
-        )
-        return [UserMessage(text)]
-
-    async def write_tests(ctx: Context[Any, Any], question: Question = None) -> list[Message]:
-        text = await render(
-            _state(ctx), "write_tests", lambda s: prompt_facts.write_tests_facts(s, question=question)
-        )
-        return [UserMessage(text)]
-
     registered: dict[str, Prompt] = {}
-    for fn in (define_model, query_and_search, async_setup, optimize_performance, write_tests):
-        template = templates.prompt(fn.__name__)
-        prompt = Prompt.from_function(
-            fn, name=fn.__name__, title=template.title, description=template.description
+    for spec in PROMPTS:
+        template = templates.prompt(spec.name)
+        prompt = Prompt(
+            name=spec.name,
+            title=template.title,
+            description=template.description,
+            arguments=[
+                PromptArgument(
+                    name=argument.name, description=argument.description, required=argument.required
+                )
+                for argument in spec.arguments
+            ],
+            fn=_handler(spec, configured),
+            context_kwarg="ctx",
         )
         mcp.add_prompt(prompt)
         registered[prompt.name] = prompt
-    mcp.middleware.append(_checked_prompt_requests(registered))
-
-
-# ---------------------------------------------------------------- prompts/get, checked by the spec
-def argument_problem(prompts: Mapping[str, Prompt], name: Any, arguments: Any) -> str | None:
-    """Why a prompts/get request cannot be served as asked (None: it can).
-
-    The spec's answer to an unknown prompt or a missing required argument is -32602 (invalid
-    params); the SDK would answer code 0 (or -32603) and log a traceback, so every request is
-    checked against the prompt's declared arguments before it reaches the prompt.
-    """
-    prompt = prompts.get(name) if isinstance(name, str) else None
-    if prompt is None:
-        return f"unknown prompt {name!r}; the prompts are: {', '.join(prompts)}"
-    given = arguments if isinstance(arguments, Mapping) else {}
-    declared = {argument.name: argument for argument in prompt.arguments or []}
-    for key in given:
-        if key not in declared:
-            close = difflib.get_close_matches(str(key), declared, n=1, cutoff=0.6)
-            hint = f"did you mean {close[0]!r}?" if close else f"it takes: {', '.join(declared) or 'none'}"
-            return f"prompt {prompt.name} has no argument {key!r}; {hint}"
-    for argument in declared.values():
-        value = given.get(argument.name)
-        if argument.required and (not isinstance(value, str) or not value.strip()):
-            about = f" ({argument.description})" if argument.description else ""
-            return f"prompt {prompt.name} needs the argument {argument.name!r}{about}"
-    return None
-
-
-def _checked_prompt_requests(prompts: Mapping[str, Prompt]) -> ServerMiddleware[Any]:
-    async def check(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        if ctx.method == "prompts/get":
-            params = ctx.params or {}
-            problem = argument_problem(prompts, params.get("name"), params.get("arguments"))
-            if problem is not None:
-                raise MCPError(code=INVALID_PARAMS, message=problem, data={"prompt": params.get("name")})
-        return await call_next(ctx)
-
-    return check
+    mcp.middleware.append(checked_prompt_requests(registered))
 
 
 # ---------------------------------------------------------------- the same patterns as resources
-# Clients that show resources but not prompts read each pattern rendered with these arguments.
-PatternReader = Callable[[AsyncSession, Settings, "AppState"], Awaitable[Any]]
-PATTERN_DEFAULTS: dict[str, PatternReader] = {
-    "define_model": lambda s, _, __: prompt_facts.define_model_facts(s, entity="tickets", question=None),
-    "query_and_search": lambda s, _, __: prompt_facts.query_and_search_facts(s, question=None),
-    "async_setup": lambda s, c, _: prompt_facts.async_setup_facts(s, settings=c, question=None),
-    "optimize_performance": lambda s, _, state: prompt_facts.optimize_performance_facts(
-        s, target="search_tickets", explainer=state.explainer, question=None
-    ),
-    "write_tests": lambda s, _, __: prompt_facts.write_tests_facts(s, question=None),
-}
-
-
 async def render_pattern(state: AppState, name: str, settings: Settings | None) -> str:
-    return await render(state, name, lambda s: PATTERN_DEFAULTS[name](s, settings or Settings(), state))
+    """Prompt `name` rendered with its typical arguments (for clients that show resources only)."""
+    spec = SPECS[name]
+    return await render(state, spec, spec.typical, settings or Settings())

@@ -15,7 +15,7 @@ from mcp.types import Annotations
 from support_db_mcp.config import Settings
 from support_db_mcp.server import current
 from support_db_mcp.server.boundary import boundary
-from support_db_mcp.server.prompts import PROMPT_FACTS, library, render_pattern
+from support_db_mcp.server.prompts import PROMPTS, library, render_pattern
 from support_db_mcp.services import prompt_facts
 from support_db_mcp.services.schema_info import table_names
 from support_db_mcp.templates import as_context
@@ -109,7 +109,8 @@ def register(mcp: MCPServer, settings: Settings | None = None) -> None:
     def models() -> str:
         return prompt_facts.models_source()
 
-    for name in PROMPT_FACTS:
+    for spec in PROMPTS:
+        name = spec.name
         prompt = templates.prompt(name)
         mcp.resource(
             f"pattern://{name}",

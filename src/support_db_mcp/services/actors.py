@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from support_db_mcp.errors import ConfigurationError, InvalidInputError
-from support_db_mcp.schemas.fields import ME
+from support_db_mcp.schemas.keys import ME
 from support_db_mcp.services.users import People, Person, UserKey, find_users
 
 

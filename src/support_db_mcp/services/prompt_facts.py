@@ -10,35 +10,21 @@ import inspect
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from support_db_mcp import models
 from support_db_mcp.config import Settings
 from support_db_mcp.errors import InvalidInputError
-from support_db_mcp.schemas.explain import MAX_SQL_CHARS, ExplainQueryResult
-from support_db_mcp.services.query_facts import (
-    MEASURED_TOOLS,
-    CapturedRun,
-    LoadingComparison,
-    PlainPlan,
-    capture_tool,
-    compare_loading,
-    explain_target,
-    looks_like_tool_name,
-    plain_plans,
-)
+from support_db_mcp.services.query_facts import CapturedRun, capture_tool
 from support_db_mcp.services.schema_info import TableInfo, describe_table, describe_tables
 from support_db_mcp.services.server_info import ServerInfo, package_versions, server_info
-
-if TYPE_CHECKING:
-    from support_db_mcp.explain import Explainer
 
 MAX_QUESTION = 2_000
 
 
-def _now() -> str:
+def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
@@ -62,6 +48,31 @@ def model_classes() -> dict[str, str]:
     return {mapper.class_.__tablename__: mapper.class_.__name__ for mapper in models.Base.registry.mappers}
 
 
+def model_source(table: str) -> str | None:
+    """The source of the class that maps `table`, as the running server imported it."""
+    for mapper in models.Base.registry.mappers:
+        if mapper.class_.__tablename__ == table:
+            return inspect.getsource(mapper.class_)
+    return None
+
+
+def table_aliases(tables: list[TableInfo]) -> dict[str, list[str]]:
+    """table -> the words a question may name it by: singular, model class, relationships to it
+    ('users': user, User, creator, assignee, author)."""
+    aliases: dict[str, list[str]] = {
+        table.name: [table.name.removesuffix("s"), table.name.replace("_", " ")] for table in tables
+    }
+    for mapper in models.Base.registry.mappers:
+        name = mapper.class_.__tablename__
+        if name in aliases:
+            aliases[name].append(mapper.class_.__name__)
+        for relationship in mapper.relationships:
+            target = relationship.mapper.class_.__tablename__
+            if target in aliases:
+                aliases[target].append(relationship.key)
+    return aliases
+
+
 def match_table(entity: str, tables: list[TableInfo]) -> TableInfo | None:
     """The live table an entity name means: 'tickets', 'ticket', 'Ticket' or 'ticket tags'."""
     key = re.sub(r"[\s\-]+", "_", entity.strip()).lower()
@@ -82,9 +93,16 @@ class DefineModelFacts:
     entity: str
     entity_table: TableInfo | None
     entity_class: str | None
+    entity_source: str | None  # the source of the class that maps the table, if one does
     tables: list[TableInfo]
     model_classes: dict[str, str]
-    models_source: str
+    referenced_by: list[tuple[str, list[str]]]  # (table, columns) of foreign keys to the entity's table
+
+    def topic_texts(self) -> list[str | None]:
+        return [self.question]
+
+    def flags(self) -> set[str]:
+        return {"existing_table"} if self.entity_source is not None else {"new_entity"}
 
 
 async def define_model_facts(session: AsyncSession, *, entity: str, question: str | None) -> DefineModelFacts:
@@ -98,15 +116,21 @@ async def define_model_facts(session: AsyncSession, *, entity: str, question: st
     table = match_table(entity, tables)
     classes = model_classes()
     return DefineModelFacts(
-        read_at=_now(),
+        read_at=now(),
         server=await server_info(session),
         question=clean_question(question),
         entity=entity.strip(),
         entity_table=table,
         entity_class=classes.get(table.name) if table is not None else None,
+        entity_source=model_source(table.name) if table is not None else None,
         tables=tables,
         model_classes=classes,
-        models_source=models_source(),
+        referenced_by=[
+            (other.name, fk.columns)
+            for other in tables
+            for fk in other.foreign_keys
+            if table is not None and fk.referred_table == table.name and other.name != table.name
+        ],
     )
 
 
@@ -120,10 +144,16 @@ class QueryAndSearchFacts:
     model_classes: dict[str, str]
     search: CapturedRun
 
+    def topic_texts(self) -> list[str | None]:
+        return [self.question]
+
+    def flags(self) -> set[str]:
+        return set()
+
 
 async def query_and_search_facts(session: AsyncSession, *, question: str | None) -> QueryAndSearchFacts:
     return QueryAndSearchFacts(
-        read_at=_now(),
+        read_at=now(),
         server=await server_info(session),
         question=clean_question(question),
         tables=await describe_tables(session),
@@ -141,6 +171,12 @@ class AsyncSetupFacts:
     settings: dict[str, Any]  # our configured pool and timeout settings
     packages: dict[str, str]
 
+    def topic_texts(self) -> list[str | None]:
+        return [self.question]
+
+    def flags(self) -> set[str]:
+        return set()
+
 
 def configured_settings(settings: Settings) -> dict[str, Any]:
     return {
@@ -155,65 +191,11 @@ async def async_setup_facts(
     session: AsyncSession, *, settings: Settings, question: str | None
 ) -> AsyncSetupFacts:
     return AsyncSetupFacts(
-        read_at=_now(),
+        read_at=now(),
         server=await server_info(session),
         question=clean_question(question),
         settings=configured_settings(settings),
         packages=package_versions(),
-    )
-
-
-# ---------------------------------------------------------------- optimize_performance
-@dataclass(frozen=True)
-class OptimizePerformanceFacts:
-    read_at: str
-    server: ServerInfo
-    question: str | None
-    target: str  # what the user gave: SQL text or a tool name
-    tool: CapturedRun | None  # when the target is a tool: the statements it sent
-    plans: list[PlainPlan]  # one per statement, from the explain engine; empty when it could not plan
-    tables: list[TableInfo]  # the tables the plans read, with their indexes
-    loading: LoadingComparison
-    # the explain engine's whole answer (plan, findings, verified indexes), or why there is none
-    analysis: ExplainQueryResult | None = None
-    analysis_error: str | None = None
-
-
-async def optimize_performance_facts(
-    session: AsyncSession, *, target: str, explainer: Explainer | None, question: str | None
-) -> OptimizePerformanceFacts:
-    target = target.strip()
-    if not target:
-        raise InvalidInputError(
-            f"query is empty; give a SELECT statement or one of {', '.join(MEASURED_TOOLS)}"
-        )
-    if len(target) > MAX_SQL_CHARS:
-        raise InvalidInputError(f"query is {len(target)} characters; at most {MAX_SQL_CHARS} are accepted")
-    tool = None
-    if looks_like_tool_name(target):
-        if target not in MEASURED_TOOLS:
-            raise InvalidInputError(
-                f"{target!r} is neither SQL nor a tool we can measure; give a SELECT statement or one of "
-                f"{', '.join(MEASURED_TOOLS)}"
-            )
-        tool = await capture_tool(session, tool=target)
-    analysis, analysis_error = await explain_target(explainer, target=target, tool=tool)
-    plans = plain_plans(analysis) if analysis is not None else []
-    relations: list[str] = []
-    for plan in plans:
-        relations += [name for name in plan.scanned_relations if name not in relations]
-    tables = await describe_tables(session, names=relations) if relations else []
-    return OptimizePerformanceFacts(
-        read_at=_now(),
-        server=await server_info(session),
-        question=clean_question(question),
-        target=target,
-        tool=tool,
-        plans=plans,
-        tables=tables,
-        loading=await compare_loading(session),
-        analysis=analysis,
-        analysis_error=analysis_error,
     )
 
 
@@ -227,10 +209,16 @@ class WriteTestsFacts:
     model_classes: dict[str, str]
     packages: dict[str, str]
 
+    def topic_texts(self) -> list[str | None]:
+        return [self.question]
+
+    def flags(self) -> set[str]:
+        return set()
+
 
 async def write_tests_facts(session: AsyncSession, *, question: str | None) -> WriteTestsFacts:
     return WriteTestsFacts(
-        read_at=_now(),
+        read_at=now(),
         server=await server_info(session),
         question=clean_question(question),
         tables=await describe_tables(session),
@@ -257,14 +245,14 @@ class SchemaTableFacts:
 
 async def schema_tables_facts(session: AsyncSession) -> SchemaTablesFacts:
     return SchemaTablesFacts(
-        read_at=_now(), server=await server_info(session), tables=await describe_tables(session)
+        read_at=now(), server=await server_info(session), tables=await describe_tables(session)
     )
 
 
 async def schema_table_facts(session: AsyncSession, *, name: str) -> SchemaTableFacts:
     table = await describe_table(session, name=name)
     return SchemaTableFacts(
-        read_at=_now(),
+        read_at=now(),
         server=await server_info(session),
         table=table,
         model_class=model_classes().get(table.name),

@@ -42,7 +42,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
 from support_db_mcp.db.engine import ReadSession
 from support_db_mcp.db.statements import count_statements
 from support_db_mcp.errors import InvalidInputError, NotFoundError
-from support_db_mcp.schemas.fields import TicketRef
+from support_db_mcp.schemas.keys import TicketRef
 from support_db_mcp.schemas.similar import (
     SHOWN_TERMS,
     SimilarSearch,

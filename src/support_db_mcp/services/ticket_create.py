@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from support_db_mcp.db.statements import count_statements
 from support_db_mcp.errors import InvalidInputError, NotFoundError
 from support_db_mcp.models import Ticket
-from support_db_mcp.schemas.fields import TicketRef
+from support_db_mcp.schemas.keys import TicketRef
 from support_db_mcp.schemas.tickets import CreateTicketResult, NewTicket, TicketDetail
 from support_db_mcp.services import history, idempotency, tagging, users
 from support_db_mcp.services.actors import Actor, acting_person, email_of, on_behalf_allowed, resolve_me

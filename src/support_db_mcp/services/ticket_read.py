@@ -14,7 +14,7 @@ from sqlalchemy import Select, bindparam, select
 from support_db_mcp.db.engine import ReadSession
 from support_db_mcp.db.statements import count_statements
 from support_db_mcp.errors import NotFoundError
-from support_db_mcp.schemas.fields import TicketRef
+from support_db_mcp.schemas.keys import TicketRef
 from support_db_mcp.schemas.tickets import GetTicketResult, TicketDetail
 from support_db_mcp.services.history import history_of, latest_events
 from support_db_mcp.services.ticket_rows import (

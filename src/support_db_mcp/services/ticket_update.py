@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from support_db_mcp.db.statements import count_statements
 from support_db_mcp.errors import ConflictError, InvalidInputError, NotFoundError
 from support_db_mcp.models import Ticket
-from support_db_mcp.schemas.fields import MAX_TAGS, ME, TicketRef
+from support_db_mcp.schemas.fields import MAX_TAGS
+from support_db_mcp.schemas.keys import ME, TicketRef
 from support_db_mcp.schemas.tickets import FieldChange
 from support_db_mcp.schemas.updates import TicketChange, UpdateTicketResult
 from support_db_mcp.services import history, idempotency, tagging, users
