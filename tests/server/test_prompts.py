@@ -140,7 +140,7 @@ async def test_with_explain_query_available_the_prompt_quotes_its_measured_plan(
     assert "(EXPLAIN ANALYZE: real rows and times, totals over loops)" in for_sql
     assert re.search(r"ix_tickets_assignee_status_created_at on public\.tickets .*actual rows=0 ", for_sql)
     assert "Execution Time:" in for_sql and "\nVerdict: It returned 0 rows" in for_sql
-    assert "It ran each statement as a read-only login" in for_tool
+    assert "It ran the statement as a read-only login" in for_tool
     assert "search_tickets sent 1 SQL statement(s)" in for_tool
 
 
