@@ -17,6 +17,7 @@ or on Windows, the SDK's transport is used unchanged.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import stat
 import sys
@@ -33,10 +34,16 @@ from mcp.shared.message import SessionMessage
 from support_db_mcp.server.wire import encoded_content, response_line
 
 LINE_LIMIT = 64 * 2**20  # the largest request line we accept (the SDK has no limit)
+logger = logging.getLogger(__name__)
+
+
+class LineTooLong(ValueError):
+    """A request line over LINE_LIMIT: dropped (as the SDK drops a line it cannot parse), not read."""
 
 
 class Lines:
-    """`async for line in stdin`, as the SDK's transport reads it."""
+    """`async for line in stdin`, as the SDK's transport reads it; a line over LINE_LIMIT is
+    skipped without being held in memory and comes out as LineTooLong."""
 
     def __init__(self, reader: asyncio.StreamReader) -> None:
         self._reader = reader
@@ -44,11 +51,28 @@ class Lines:
     def __aiter__(self) -> Lines:
         return self
 
-    async def __anext__(self) -> str:
-        line = await self._reader.readline()
+    async def __anext__(self) -> str | LineTooLong:
+        try:
+            line = await self._reader.readuntil(b"\n")
+        except asyncio.IncompleteReadError as end:  # the last line, without its newline
+            line = end.partial
+        except asyncio.LimitOverrunError as overrun:
+            await self._skip_line(overrun.consumed)
+            return LineTooLong(f"a request line over {LINE_LIMIT // 2**20} MiB was dropped")
         if not line:
             raise StopAsyncIteration
         return line.decode("utf-8", errors="replace")
+
+    async def _skip_line(self, consumed: int) -> None:
+        while True:
+            await self._reader.readexactly(consumed)
+            try:
+                await self._reader.readuntil(b"\n")
+                return
+            except asyncio.IncompleteReadError:
+                return
+            except asyncio.LimitOverrunError as overrun:
+                consumed = overrun.consumed
 
 
 class Pipe(Protocol):
@@ -131,7 +155,7 @@ async def serve_stdio(server: MCPServer) -> None:
         await serve_lines(server, stdin, stdout)
 
 
-async def serve_lines(server: MCPServer, lines: AsyncIterator[str], out: LineWriter) -> None:
+async def serve_lines(server: MCPServer, lines: AsyncIterator[str | LineTooLong], out: LineWriter) -> None:
     """Serve MCP on newline-delimited JSON: `lines` in, `out` out, until `lines` ends."""
     inbound_send, inbound = anyio.create_memory_object_stream[SessionMessage | Exception](0)
     outbound, outbound_receive = anyio.create_memory_object_stream[SessionMessage](0)
@@ -139,6 +163,10 @@ async def serve_lines(server: MCPServer, lines: AsyncIterator[str], out: LineWri
     async def read() -> None:
         async with inbound_send:
             async for line in lines:
+                if isinstance(line, LineTooLong):
+                    logger.warning("%s", line)
+                    await inbound_send.send(line)
+                    continue
                 try:
                     message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
                 except Exception as error:  # as the SDK's transport: the server answers it
