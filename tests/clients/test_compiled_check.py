@@ -17,7 +17,7 @@ from jsonschema import Draft202012Validator
 
 from support_db_mcp.schemas.contract import compiled_check
 from support_db_mcp.services.operations import CATALOG, Operation
-from tests.clients.test_contract import ACCEPTED, AGREEMENT, PROPERTIES, REFUSED, values_for
+from tests.clients.test_contract import ACCEPTED, AGREEMENT, PROPERTIES, REFUSED, drawn_arguments
 
 
 def _checks(operation: Operation) -> tuple[Any, Draft202012Validator]:
@@ -34,9 +34,7 @@ def test_what_the_compiled_check_accepts_the_published_schema_accepts(
     operation: Operation, name: str, data: st.DataObject
 ) -> None:
     check, validator = _checks(operation)
-    required = set(operation.input_schema.get("required", []))
-    baseline = {key: value for key, value in operation.examples[0].items() if key in required}
-    arguments = baseline | {name: data.draw(values_for(operation.input_schema["properties"][name]))}
+    arguments = drawn_arguments(operation, name, data)
     if check(arguments):
         assert validator.is_valid(arguments), arguments
 

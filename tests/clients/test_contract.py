@@ -232,16 +232,20 @@ AGREEMENT = settings(
 PROPERTIES = [(op, name) for op in OPERATIONS for name in op.input_schema["properties"]]
 
 
+def drawn_arguments(operation: Operation, name: str, data: st.DataObject) -> dict[str, Any]:
+    """The operation's required example arguments, with a value for `name` drawn from its schema."""
+    required = set(operation.input_schema.get("required", []))
+    baseline = {key: value for key, value in operation.examples[0].items() if key in required}
+    return baseline | {name: data.draw(values_for(operation.input_schema["properties"][name]), label=name)}
+
+
 @pytest.mark.parametrize(("operation", "name"), PROPERTIES, ids=[f"{op.name}.{n}" for op, n in PROPERTIES])
 @AGREEMENT
 @given(data=st.data())
 def test_for_every_value_of_every_argument_the_schema_and_the_server_agree(
     operation: Operation, name: str, data: st.DataObject
 ) -> None:
-    required = set(operation.input_schema.get("required", []))
-    baseline = {key: value for key, value in operation.examples[0].items() if key in required}
-    value = data.draw(values_for(operation.input_schema["properties"][name]), label=name)
-    arguments = baseline | {name: value}
+    arguments = drawn_arguments(operation, name, data)
     accepted, error = server_accepts(operation, arguments)
     assert schema_accepts(operation, arguments) == accepted, (arguments, error)
     if not accepted:
