@@ -11,13 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from support_db_mcp.schemas.contract import compiled_check
 from support_db_mcp.services.operations import CATALOG, Operation
-from tests.clients.test_contract import ACCEPTED, AGREEMENT, PROPERTIES, REFUSED, drawn_arguments
+from tests.clients.test_contract import ACCEPTED, REFUSED, drawn_arguments, for_every_argument
 
 
 def _checks(operation: Operation) -> tuple[Any, Draft202012Validator]:
@@ -27,9 +26,7 @@ def _checks(operation: Operation) -> tuple[Any, Draft202012Validator]:
     return check, Draft202012Validator(schema)
 
 
-@pytest.mark.parametrize(("operation", "name"), PROPERTIES, ids=[f"{op.name}.{n}" for op, n in PROPERTIES])
-@AGREEMENT
-@given(data=st.data())
+@for_every_argument
 def test_what_the_compiled_check_accepts_the_published_schema_accepts(
     operation: Operation, name: str, data: st.DataObject
 ) -> None:

@@ -10,6 +10,7 @@ of every JSON type), for every tool of the catalog.
 from __future__ import annotations
 
 import calendar
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -232,6 +233,14 @@ AGREEMENT = settings(
 PROPERTIES = [(op, name) for op in OPERATIONS for name in op.input_schema["properties"]]
 
 
+def for_every_argument(test: Callable[..., None]) -> Callable[..., None]:
+    """Runs `test(operation, name, data)` for every argument of every tool, 120 drawn calls each."""
+    ids = [f"{op.name}.{n}" for op, n in PROPERTIES]
+    return pytest.mark.parametrize(("operation", "name"), PROPERTIES, ids=ids)(
+        AGREEMENT(given(data=st.data())(test))
+    )
+
+
 def drawn_arguments(operation: Operation, name: str, data: st.DataObject) -> dict[str, Any]:
     """The operation's required example arguments, with a value for `name` drawn from its schema."""
     required = set(operation.input_schema.get("required", []))
@@ -239,9 +248,7 @@ def drawn_arguments(operation: Operation, name: str, data: st.DataObject) -> dic
     return baseline | {name: data.draw(values_for(operation.input_schema["properties"][name]), label=name)}
 
 
-@pytest.mark.parametrize(("operation", "name"), PROPERTIES, ids=[f"{op.name}.{n}" for op, n in PROPERTIES])
-@AGREEMENT
-@given(data=st.data())
+@for_every_argument
 def test_for_every_value_of_every_argument_the_schema_and_the_server_agree(
     operation: Operation, name: str, data: st.DataObject
 ) -> None:
