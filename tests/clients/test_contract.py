@@ -80,7 +80,7 @@ ACCEPTED: list[tuple[str, dict[str, Any]]] = [
     ("explain_query", {"sql": "SELECT 1", "params": [1, "a", None, [1]], "analyze": False}),
 ]
 REFUSED: list[tuple[str, dict[str, Any], str]] = [
-    ("search_tickets", {"status": ["open"]}, "status must be text, e.g. 'open, in_progress'; got ['open']"),
+    ("search_tickets", {"status": ["open"]}, "status must be text, e.g. 'open, in_progress'; got [\"open\"]"),
     ("search_tickets", {"status": "Open"}, "unknown status 'Open'; expected one of"),
     ("search_tickets", {"status": "open,"}, "unknown status ''"),
     ("search_tickets", {"status": "pending"}, "unknown status 'pending'"),
@@ -105,7 +105,11 @@ REFUSED: list[tuple[str, dict[str, Any], str]] = [
     ("get_ticket", {}, "ticket is required"),
     ("create_ticket", NEW | {"creator": 1}, "creator must be text, e.g. 'ana@example.com'; got 1"),
     ("create_ticket", NEW | {"title": " \n "}, "title must be 1 to 200 characters long, got 0"),
-    ("create_ticket", NEW | {"tags": ["billing"]}, "tags must be text, e.g. 'billing, vip'; got ['billing']"),
+    (
+        "create_ticket",
+        NEW | {"tags": ["billing"]},
+        "tags must be text, e.g. 'billing, vip'; got [\"billing\"]",
+    ),
     ("create_ticket", NEW | {"tags": "ok, no/slash"}, "tag 'no/slash' is not valid"),
     (
         "create_ticket",
@@ -138,7 +142,11 @@ REFUSED: list[tuple[str, dict[str, Any], str]] = [
     ("update_ticket", {"ticket": "1", "expected_updated_at": "now"}, "expected_updated_at must be a date"),
     ("update_ticket", {"ticket": "1", "status": "open", "actor": 2}, "actor must be text"),
     ("add_comment", {"ticket": "1", "body": "hi", "author": 2}, "author must be text"),
-    ("add_comment", {"ticket": "1", "body": "hi", "internal": "true"}, "internal must be true or false"),
+    (
+        "add_comment",
+        {"ticket": "1", "body": "hi", "internal": "true"},
+        "internal must be true or false, e.g. true; got 'true'",
+    ),
     (
         "find_similar_tickets",
         {"text": "x", "status": ["open"]},

@@ -24,7 +24,11 @@ MAX_SHOWN = 60
 
 def shown(value: Any) -> str:
     """A value as an error message may quote it: repr, cut to a readable length."""
-    text = repr(value)
+    return shown_text(repr(value))
+
+
+def shown_text(text: str) -> str:
+    """`text` cut to a readable length for an error message."""
     return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 3] + "..."
 
 

@@ -15,6 +15,7 @@ description states it and its service checks it before any SQL (base.ToolInput.a
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from support_db_mcp.schemas.base import shown
+from support_db_mcp.schemas.base import shown, shown_text
 
 _JSON_TYPE_WORDS = {
     "string": "text",
@@ -165,9 +166,19 @@ def _name(error: ValidationError) -> str:
     return name
 
 
+def _as_sent(value: Any) -> str:
+    """A value as a JSON client writes it (true, null, 7, ["open"]); text keeps its quotes as shown."""
+    if isinstance(value, str):
+        return shown(value)
+    try:
+        return shown_text(json.dumps(value))
+    except (TypeError, ValueError):
+        return shown(value)
+
+
 def _example(schema: Mapping[str, Any]) -> str:
     examples = schema.get("examples")
-    return f", e.g. {examples[-1]!r}" if isinstance(examples, list) and examples else ""
+    return f", e.g. {_as_sent(examples[-1])}" if isinstance(examples, list) and examples else ""
 
 
 def _sentence(error: ValidationError) -> str:
@@ -180,7 +191,7 @@ def _sentence(error: ValidationError) -> str:
             return f"{name} cannot be null: leave it out instead"
         expected = schema.get("type")
         word = _JSON_TYPE_WORDS.get(expected, str(expected)) if isinstance(expected, str) else "another type"
-        return f"{name} must be {word}{_example(schema)}; got {shown(value)}"
+        return f"{name} must be {word}{_example(schema)}; got {_as_sent(value)}"
     if keyword == "enum":
         choices = ", ".join(str(choice) for choice in schema.get("enum", []))
         return f"unknown {name} {shown(value)}; expected one of: {choices}"
