@@ -89,7 +89,7 @@ REFUSED: list[tuple[str, dict[str, Any], str]] = [
     ("search_tickets", {"assignee_id": "7"}, "assignee_id must be a whole number, got '7'"),
     ("search_tickets", {"assignee_id": 0}, "assignee_id must be a positive id, got 0"),
     ("search_tickets", {"limit": "5"}, "limit must be a whole number, got '5'"),
-    ("search_tickets", {"limit": True}, "limit must be a whole number, got True"),
+    ("search_tickets", {"limit": True}, "limit must be a whole number, got true"),
     ("search_tickets", {"limit": 101}, "limit must be between 1 and 100, got 101"),
     ("search_tickets", {"created_after": "2026-02-30"}, "created_after must be a date or time"),
     ("search_tickets", {"created_after": "2026-01-31Z"}, "created_after must be a date or time"),

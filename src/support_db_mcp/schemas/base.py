@@ -9,8 +9,10 @@ callers may pass richer values (lists, enum members, datetimes).
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,12 +25,12 @@ MAX_SHOWN = 60
 
 
 def shown(value: Any) -> str:
-    """A value as an error message may quote it: repr, cut to a readable length."""
-    return shown_text(repr(value))
-
-
-def shown_text(text: str) -> str:
-    """`text` cut to a readable length for an error message."""
+    """A value as an error message may quote it, cut to a readable length: text in quotes, anything
+    else as a JSON client writes it (true, null, ["open"]), since that is what the caller sent."""
+    text = repr(value)
+    if not isinstance(value, str):
+        with contextlib.suppress(TypeError, ValueError):  # not JSON (a Python caller's object)
+            text = json.dumps(value, ensure_ascii=False)
     return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 3] + "..."
 
 

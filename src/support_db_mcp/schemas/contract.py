@@ -15,7 +15,6 @@ description states it and its service checks it before any SQL (base.ToolInput.a
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -23,7 +22,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from support_db_mcp.schemas.base import shown, shown_text
+from support_db_mcp.schemas.base import shown
 
 _JSON_TYPE_WORDS = {
     "string": "text",
@@ -166,19 +165,9 @@ def _name(error: ValidationError) -> str:
     return name
 
 
-def _as_sent(value: Any) -> str:
-    """A value as a JSON client writes it (true, null, 7, ["open"]); text keeps its quotes as shown."""
-    if isinstance(value, str):
-        return shown(value)
-    try:
-        return shown_text(json.dumps(value))
-    except (TypeError, ValueError):
-        return shown(value)
-
-
 def _example(schema: Mapping[str, Any]) -> str:
     examples = schema.get("examples")
-    return f", e.g. {_as_sent(examples[-1])}" if isinstance(examples, list) and examples else ""
+    return f", e.g. {shown(examples[-1])}" if isinstance(examples, list) and examples else ""
 
 
 def _sentence(error: ValidationError) -> str:
@@ -191,7 +180,7 @@ def _sentence(error: ValidationError) -> str:
             return f"{name} cannot be null: leave it out instead"
         expected = schema.get("type")
         word = _JSON_TYPE_WORDS.get(expected, str(expected)) if isinstance(expected, str) else "another type"
-        return f"{name} must be {word}{_example(schema)}; got {_as_sent(value)}"
+        return f"{name} must be {word}{_example(schema)}; got {shown(value)}"
     if keyword == "enum":
         choices = ", ".join(str(choice) for choice in schema.get("enum", []))
         return f"unknown {name} {shown(value)}; expected one of: {choices}"
