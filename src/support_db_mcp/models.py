@@ -173,6 +173,15 @@ class Ticket(Base):
         # an assignee with no open tickets costs one index probe, not a walk of every open ticket.
         # Also serves the foreign key to users (assignee_id leads).
         Index("ix_tickets_assignee_status_created_at", "assignee_id", "status", created_at.desc(), id.desc()),
+        # "the unassigned queue, newest first" (search_tickets unassigned=true): a partial index,
+        # since `assignee_id IS NULL` in the index above gives no order (PostgreSQL sorts every
+        # unassigned ticket of the status first) and the queue is a small part of all tickets.
+        Index(
+            "ix_tickets_unassigned_created_at",
+            created_at.desc(),
+            id.desc(),
+            postgresql_where=assignee_id.is_(None),
+        ),
         # creator filter newest first; serves the foreign key to users.
         Index("ix_tickets_creator_created_at", "creator_id", created_at.desc(), id.desc()),
         # free-text search: search_vector @@ websearch_to_tsquery(...). fastupdate off: no pending

@@ -104,6 +104,28 @@ async def test_search_tickets_returns_structured_summaries_that_match_the_databa
         assert first_ids.isdisjoint(t["id"] for t in second.structured_content["tickets"])
 
 
+async def test_the_unassigned_open_queue_comes_back_with_nobody_assigned(
+    client: Client, connection: AsyncConnection
+) -> None:
+    newest = list(
+        (
+            await connection.execute(
+                text(
+                    "SELECT id FROM tickets WHERE assignee_id IS NULL AND status = 'open' "
+                    "ORDER BY created_at DESC, id DESC LIMIT 5"
+                )
+            )
+        ).scalars()
+    )
+    async with client:
+        result = await client.call_tool("search_tickets", {"unassigned": True, "status": "open", "limit": 5})
+        assert result.is_error is False and result.structured_content is not None
+        tickets = result.structured_content["tickets"]
+        assert [t["id"] for t in tickets] == newest and len(newest) == 5
+        assert all(t["assignee"] is None for t in tickets)
+        assert result.structured_content["sql_statements"] == 1
+
+
 async def test_get_ticket_by_number_returns_the_whole_ticket_with_comments(
     client: Client, connection: AsyncConnection
 ) -> None:
@@ -201,6 +223,12 @@ async def test_a_created_ticket_can_be_read_back_by_its_number(
             {"title": "t", "description": "d", "creator": "1", "tags": "ok, no/slash"},
             "tag 'no/slash' is not valid",
         ),
+        (
+            "search_tickets",
+            {"unassigned": True, "assignee_id": 7},
+            "give assignee_id (one assignee's tickets) or unassigned=true (nobody's), not both",
+        ),
+        ("search_tickets", {"unassigned": "yes"}, "unassigned must be true or false, e.g. true; got 'yes'"),
     ],
 )
 async def test_bad_input_is_a_tool_error_that_says_what_to_fix_and_writes_nothing(

@@ -106,6 +106,15 @@ async def test_open_tickets_of_an_assignee_with_none_cost_one_probe_of_the_assig
     assert ticket_scan["Actual Rows"] == 0
 
 
+async def test_the_unassigned_queue_walks_its_partial_index_in_order_without_sorting(
+    connection: AsyncConnection,
+) -> None:
+    for search in (TicketSearch(unassigned=True, status=["open"], limit=50), TicketSearch(unassigned=True)):
+        main = await main_plan_of(connection, search_statement(search, None))
+        assert scans_of(main, "tickets") == [("Index Scan", "ix_tickets_unassigned_created_at")], search
+        assert not any(n["Node Type"] == "Sort" for n in main), search
+
+
 async def test_a_creators_tickets_come_from_the_creator_index(connection: AsyncConnection) -> None:
     creator = await scalar(
         connection, "SELECT creator_id FROM tickets GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"

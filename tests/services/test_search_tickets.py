@@ -76,6 +76,52 @@ async def test_assignee_creator_and_tag_filters_match_raw_sql(
         assert tag in ticket.tags
 
 
+async def test_the_unassigned_queue_has_every_unassigned_ticket_of_the_status_once_newest_first(
+    session: AsyncSession, connection: AsyncConnection
+) -> None:
+    expected = list(
+        (
+            await connection.execute(
+                text(
+                    "SELECT id FROM tickets WHERE assignee_id IS NULL AND status = 'open' "
+                    "ORDER BY created_at DESC, id DESC"
+                )
+            )
+        ).scalars()
+    )
+    assert len(expected) > 100, "the seed leaves open tickets unassigned"
+    seen: list[int] = []
+    cursor = None
+    while True:
+        search = TicketSearch(unassigned=True, status=["open"], limit=100, cursor=cursor)
+        result = await search_tickets(session, search=search)
+        assert all(t.assignee is None and t.status is TicketStatus.OPEN for t in result.tickets)
+        seen += [t.id for t in result.tickets]
+        cursor = result.next_cursor
+        if cursor is None:
+            break
+    assert seen == expected
+
+
+async def test_a_cursor_of_the_unassigned_queue_does_not_page_through_all_tickets(
+    session: AsyncSession,
+) -> None:
+    first = await search_tickets(session, search=TicketSearch(unassigned=True, limit=1))
+    assert first.next_cursor
+    with pytest.raises(InvalidInputError, match="other filters"):
+        await search_tickets(session, search=TicketSearch(limit=1, cursor=first.next_cursor))
+
+
+async def test_unassigned_together_with_an_assignee_is_refused_before_any_query(
+    session: AsyncSession,
+) -> None:
+    from support_db_mcp.db.statements import count_statements
+
+    with count_statements() as log, pytest.raises(InvalidInputError, match="not both"):
+        await search_tickets(session, search=TicketSearch(unassigned=True, assignee_id=7))
+    assert log.count == 0
+
+
 async def test_free_text_matches_word_stems_in_title_or_description(
     session: AsyncSession, connection: AsyncConnection
 ) -> None:

@@ -54,6 +54,14 @@ class TicketSearch(ToolInput):
     assignee_id: Annotated[
         UserId | None, Field(description="Only tickets assigned to this user id.", examples=[7])
     ] = None
+    unassigned: Annotated[
+        bool,
+        Field(
+            description="true: only tickets nobody is assigned to (the queue to pick up from). "
+            "Not together with assignee_id.",
+            examples=[True],
+        ),
+    ] = False
     creator_id: Annotated[
         UserId | None, Field(description="Only tickets created by this user id.", examples=[42])
     ] = None
@@ -91,6 +99,11 @@ class TicketSearch(ToolInput):
         str | None,
         Field(max_length=512, description="The next_cursor of the previous page; repeat the same filters."),
     ] = None
+
+    def across_arguments(self) -> str | None:
+        if self.unassigned and self.assignee_id is not None:
+            return "give assignee_id (one assignee's tickets) or unassigned=true (nobody's), not both"
+        return None
 
     def filters_fingerprint_source(self) -> dict[str, Any]:
         """The filters that a cursor is bound to (not the page size, not the cursor)."""

@@ -103,7 +103,8 @@ _OPERATIONS = (
         description=(
             "Find support tickets, newest first, one page at a time.\n\n"
             "All filters are optional and combine with AND; `status` and `priority` take one value or "
-            "several separated by commas ('open, in_progress'). Returns at most `limit` (1-100, default 20) "
+            "several separated by commas ('open, in_progress'); `unassigned: true` gives the tickets "
+            "nobody is assigned to (not with `assignee_id`). Returns at most `limit` (1-100, default 20) "
             "ticket summaries with creator, assignee, tags and comment count. When more tickets match, "
             "`next_cursor` is set: call again with the same filters and `cursor=next_cursor`. One SQL "
             "statement per page whatever its size (two with a `tag` filter).\n\n" + FENCED
@@ -116,6 +117,7 @@ _OPERATIONS = (
             {"status": "open", "limit": 20},
             {"text": "refund", "status": "open, in_progress", "priority": "high"},
             {"assignee_id": 7, "created_after": "2026-01-01"},
+            {"unassigned": True, "status": "open"},
             {"tag": "billing", "limit": 50},
         ),
     ),

@@ -31,6 +31,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from support_db_mcp.db.engine import ReadSession
 from support_db_mcp.db.statements import count_statements
+from support_db_mcp.errors import InvalidInputError
 from support_db_mcp.models import TEXT_SEARCH_CONFIG, ticket_tags
 from support_db_mcp.schemas.fields import normalise_tag
 from support_db_mcp.schemas.tickets import SearchTicketsResult, TicketSearch
@@ -84,6 +85,8 @@ def _search_values(
         values.update(_one_or_many("priority", "priorities", search.priority))
     if search.assignee_id is not None:
         values["assignee_id"] = search.assignee_id
+    if search.unassigned:
+        values["unassigned"] = True  # names the filter; the statement binds nothing for it
     if search.creator_id is not None:
         values["creator_id"] = search.creator_id
     if tag_id is not None:
@@ -129,6 +132,8 @@ def _search_template(filters: frozenset[str]) -> Select[*tuple[Any, ...]]:
         conditions.append(t.priority == any_(bindparam("priorities", type_=ARRAY(t.priority.type))))
     if "assignee_id" in filters:
         conditions.append(t.assignee_id == bindparam("assignee_id"))
+    if "unassigned" in filters:
+        conditions.append(t.assignee_id.is_(None))  # ix_tickets_unassigned_created_at, in order
     if "creator_id" in filters:
         conditions.append(t.creator_id == bindparam("creator_id"))
     if "tag_id" in filters:
@@ -175,6 +180,9 @@ def search_statement(
 
 
 async def search_tickets(session: ReadSession, *, search: TicketSearch) -> SearchTicketsResult:
+    problem = search.across_arguments()
+    if problem is not None:
+        raise InvalidInputError(problem)
     facts = installation.of(session)
     after = None
     if search.cursor:
