@@ -60,3 +60,14 @@ async def an_open_ticket(connection: AsyncConnection, *, nth: int = 0) -> Any:
     return await first_row(
         connection, "SELECT * FROM tickets WHERE status = 'open' ORDER BY id OFFSET :nth LIMIT 1", nth=nth
     )
+
+
+async def unassigned_open_ids(connection: AsyncConnection, limit: int | None = None) -> list[int]:
+    """The ids of the open tickets nobody is assigned to, newest first (the raw-SQL answer)."""
+    sql = (
+        "SELECT id FROM tickets WHERE assignee_id IS NULL AND status = 'open' "
+        "ORDER BY created_at DESC, id DESC"
+    )
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return list((await connection.execute(text(sql))).scalars())

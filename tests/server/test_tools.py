@@ -9,7 +9,7 @@ from mcp import Client
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tests.helpers import first_row, row_counts, scalar
+from tests.helpers import first_row, row_counts, scalar, unassigned_open_ids
 
 TICKET_TOOLS = {
     "search_tickets",
@@ -107,16 +107,7 @@ async def test_search_tickets_returns_structured_summaries_that_match_the_databa
 async def test_the_unassigned_open_queue_comes_back_with_nobody_assigned(
     client: Client, connection: AsyncConnection
 ) -> None:
-    newest = list(
-        (
-            await connection.execute(
-                text(
-                    "SELECT id FROM tickets WHERE assignee_id IS NULL AND status = 'open' "
-                    "ORDER BY created_at DESC, id DESC LIMIT 5"
-                )
-            )
-        ).scalars()
-    )
+    newest = await unassigned_open_ids(connection, limit=5)
     async with client:
         result = await client.call_tool("search_tickets", {"unassigned": True, "status": "open", "limit": 5})
         assert result.is_error is False and result.structured_content is not None

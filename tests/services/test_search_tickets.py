@@ -12,7 +12,7 @@ from support_db_mcp.errors import InvalidInputError
 from support_db_mcp.models import TicketPriority, TicketStatus
 from support_db_mcp.schemas.tickets import TicketSearch
 from support_db_mcp.services.ticket_search import search_tickets
-from tests.helpers import scalar
+from tests.helpers import scalar, unassigned_open_ids
 
 
 def _order_key(summary: object) -> tuple[datetime, int]:
@@ -79,16 +79,7 @@ async def test_assignee_creator_and_tag_filters_match_raw_sql(
 async def test_the_unassigned_queue_has_every_unassigned_ticket_of_the_status_once_newest_first(
     session: AsyncSession, connection: AsyncConnection
 ) -> None:
-    expected = list(
-        (
-            await connection.execute(
-                text(
-                    "SELECT id FROM tickets WHERE assignee_id IS NULL AND status = 'open' "
-                    "ORDER BY created_at DESC, id DESC"
-                )
-            )
-        ).scalars()
-    )
+    expected = await unassigned_open_ids(connection)
     assert len(expected) > 100, "the seed leaves open tickets unassigned"
     seen: list[int] = []
     cursor = None
