@@ -123,6 +123,18 @@ async def test_an_unknown_table_is_not_found_and_the_error_names_the_real_ones(
     assert "tickets" in raised.value.error.message and "ticket_tags" in raised.value.error.message
 
 
+@pytest.mark.parametrize(
+    ("name", "meant"), [("Tickets", "tickets"), ("comment", "comments"), ("tiket_tags", "ticket_tags")]
+)
+async def test_a_misspelt_table_gets_the_closest_real_name(client: Client, name: str, meant: str) -> None:
+    async with client:
+        with pytest.raises(MCPError) as raised:
+            await client.read_resource(f"schema://tables/{name}")
+    assert raised.value.error.message.startswith(
+        f"no table named {name!r} (did you mean {meant!r}?); the tables"
+    )
+
+
 async def test_the_models_resource_is_the_source_the_server_runs(client: Client) -> None:
     async with client:
         content = await read(client, "schema://models")

@@ -34,6 +34,13 @@ def shown(value: Any) -> str:
     return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 3] + "..."
 
 
+def closest(name: str, known: list[str]) -> str | None:
+    """The known name `name` most likely misspells (case aside), if one is close enough."""
+    by_lower = {choice.lower(): choice for choice in known}
+    found = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.6)
+    return by_lower[found[0]] if found else None
+
+
 class ToolInput(BaseModel):
     """Base of every tool's arguments: unknown keys are refused, values are immutable once checked."""
 
@@ -117,9 +124,9 @@ def _sentence(error: ErrorDetails, model: type[BaseModel]) -> str:
     if kind == "extra_forbidden":
         name = str(loc[-1]) if loc else "?"
         known = sorted(model.model_fields) if len(loc) == 1 else []
-        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        close = closest(name, known)
         if close:
-            return f"unknown argument {shown(name)}; did you mean {close[0]!r}?"
+            return f"unknown argument {shown(name)}; did you mean {close!r}?"
         takes = f"; it takes: {', '.join(known)}" if known else ""
         return f"unknown argument {shown(name)}{takes}"
     if kind == "missing":

@@ -17,6 +17,7 @@ from sqlalchemy.engine.interfaces import ReflectedColumn
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from support_db_mcp.errors import NotFoundError
+from support_db_mcp.schemas.base import closest, shown
 
 # Alembic's bookkeeping and the installation's secrets (migration 0004) are not support data: they are
 # left out of listings and completions.
@@ -249,5 +250,7 @@ async def describe_table(session: AsyncSession, *, name: str) -> TableInfo:
     tables = await describe_tables(session, names=[name])
     if not tables:
         known = await table_names(session)
-        raise NotFoundError(f"no table named {name!r}; the tables are: {', '.join(known)}")
+        close = closest(name, list(known))
+        hint = f" (did you mean {close!r}?)" if close else ""
+        raise NotFoundError(f"no table named {shown(name)}{hint}; the tables are: {', '.join(known)}")
     return tables[0]
