@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
+from support_db_mcp.errors import InvalidInputError
 from support_db_mcp.schemas.patterns import BLANK
 
 MAX_SHOWN = 60
@@ -72,6 +73,12 @@ class ToolInput(BaseModel):
         before any SQL; the tool's description states the rule.
         """
         return None
+
+    def refuse_conflicts(self) -> None:
+        """Raise InvalidInputError with `across_arguments()`'s sentence, if it has one."""
+        problem = self.across_arguments()
+        if problem is not None:
+            raise InvalidInputError(problem)
 
 
 @functools.cache

@@ -41,7 +41,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
 
 from support_db_mcp.db.engine import ReadSession
 from support_db_mcp.db.statements import count_statements
-from support_db_mcp.errors import InvalidInputError, NotFoundError
+from support_db_mcp.errors import NotFoundError
 from support_db_mcp.schemas.keys import TicketRef
 from support_db_mcp.schemas.similar import (
     SHOWN_TERMS,
@@ -188,9 +188,7 @@ def _similar(row: Sequence[Any], terms: Sequence[str]) -> dict[str, Any]:
 
 
 async def find_similar_tickets(session: ReadSession, *, search: SimilarSearch) -> SimilarTicketsResult:
-    problem = search.across_arguments()
-    if problem is not None:
-        raise InvalidInputError(problem)
+    search.refuse_conflicts()
     fuzzy_titles = installation.of(session).trigram_titles
     with count_statements() as statements:
         if search.ticket is not None:

@@ -31,7 +31,6 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from support_db_mcp.db.engine import ReadSession
 from support_db_mcp.db.statements import count_statements
-from support_db_mcp.errors import InvalidInputError
 from support_db_mcp.models import TEXT_SEARCH_CONFIG, ticket_tags
 from support_db_mcp.schemas.fields import normalise_tag
 from support_db_mcp.schemas.tickets import SearchTicketsResult, TicketSearch
@@ -180,9 +179,7 @@ def search_statement(
 
 
 async def search_tickets(session: ReadSession, *, search: TicketSearch) -> SearchTicketsResult:
-    problem = search.across_arguments()
-    if problem is not None:
-        raise InvalidInputError(problem)
+    search.refuse_conflicts()
     facts = installation.of(session)
     after = None
     if search.cursor:

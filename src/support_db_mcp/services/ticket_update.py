@@ -118,9 +118,7 @@ async def update_ticket(
     session: AsyncSession, *, change: TicketChange, actor: Actor | None = None
 ) -> UpdateTicketResult:
     """Apply `change` in the caller's transaction (it commits); see the module for the rules."""
-    problem = change.across_arguments()
-    if problem is not None:
-        raise InvalidInputError(problem)
+    change.refuse_conflicts()
     key = idempotency.WriteKey.of(TOOL, change, email_of(actor))
     with count_statements() as statements:
         stored = await idempotency.claim(session, key) if key is not None else None
