@@ -89,6 +89,50 @@ class RunningServer:
 
 
 @contextmanager
+def logged_process(
+    command: Sequence[str], env: dict[str, str], *, ready_line: str, timeout: float, what: str
+) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
+    """`command` running until the block ends (SIGTERM, then SIGKILL after 60 s), started once it
+    has printed `ready_line`; every line it prints (stdout and stderr) is kept in the list."""
+    process = subprocess.Popen(
+        list(command),
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    ready = threading.Event()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if ready_line in line:
+                ready.set()
+        ready.set()  # the process ended: stop waiting
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    try:
+        if not ready.wait(timeout) or process.poll() is not None:
+            raise AssertionError(f"{what} did not start; its output:\n{''.join(lines)}")
+        yield process, lines
+    finally:
+        if process.poll() is None:
+            process.terminate()
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        reader.join(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+@contextmanager
 def http_server(
     env: dict[str, str],
     *,
@@ -103,39 +147,9 @@ def http_server(
     host_args = [] if host is None else ["--host", host]
     host = host or "127.0.0.1"
     port = free_port(host)
-    process = subprocess.Popen(
-        [*CLI, "--transport", "http", *host_args, "--port", str(port), *args],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    server = RunningServer(process=process, host=host, port=port)
-    ready = threading.Event()
-
-    def pump() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            server.lines.append(line)
-            if READY_LINE in line:
-                ready.set()
-        ready.set()  # the process ended: stop waiting
-
-    reader = threading.Thread(target=pump, daemon=True)
-    reader.start()
-    try:
-        if not ready.wait(startup_timeout) or process.poll() is not None:
-            raise AssertionError(f"the server did not start; its output:\n{server.output}")
-        yield server
-    finally:
-        if process.poll() is None:
-            process.terminate()
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        reader.join(timeout=10)
-        if process.stdout is not None:
-            process.stdout.close()
+    command = [*CLI, "--transport", "http", *host_args, "--port", str(port), *args]
+    with logged_process(command, env, ready_line=READY_LINE, timeout=startup_timeout, what="the server") as (
+        process,
+        lines,
+    ):
+        yield RunningServer(process=process, host=host, port=port, lines=lines)

@@ -32,7 +32,7 @@ from urllib.parse import urlencode
 
 from playwright.sync_api import Page, sync_playwright
 
-from tests.processes import free_port
+from tests.processes import free_port, logged_process
 
 INSPECTOR_VERSION = "0.15.0"
 CACHE = Path(
@@ -102,20 +102,6 @@ def inspector(command: Sequence[str], env: dict[str, str], timeout: float = 60) 
     serving = threading.Thread(target=page_server.serve_forever, daemon=True)
     serving.start()
     proxy_port, token = free_port(), secrets.token_hex(32)
-    proxy = subprocess.Popen(
-        ["node", str(PACKAGE / "server" / "build" / "index.js")],
-        env={
-            **env,
-            "HOST": "127.0.0.1",
-            "PORT": str(proxy_port),
-            "CLIENT_PORT": str(client_port),
-            "MCP_PROXY_TOKEN": token,
-        },
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
     query = {
         "MCP_PROXY_AUTH_TOKEN": token,
         "MCP_PROXY_FULL_ADDRESS": f"http://127.0.0.1:{proxy_port}",
@@ -123,33 +109,22 @@ def inspector(command: Sequence[str], env: dict[str, str], timeout: float = 60) 
         "serverCommand": command[0],
         "serverArgs": shlex.join(command[1:]),
     }
-    running = RunningInspector(url=f"http://127.0.0.1:{client_port}/?{urlencode(query)}", proxy=proxy)
-    ready = threading.Event()
-
-    def pump() -> None:
-        assert proxy.stdout is not None
-        for line in proxy.stdout:
-            running.lines.append(line)
-            if PROXY_READY in line:
-                ready.set()
-        ready.set()
-
-    reader = threading.Thread(target=pump, daemon=True)
-    reader.start()
+    proxy_env = {
+        **env,
+        "HOST": "127.0.0.1",
+        "PORT": str(proxy_port),
+        "CLIENT_PORT": str(client_port),
+        "MCP_PROXY_TOKEN": token,
+    }
+    proxy_command = ["node", str(PACKAGE / "server" / "build" / "index.js")]
     try:
-        if not ready.wait(timeout) or proxy.poll() is not None:
-            raise AssertionError(f"the Inspector proxy did not start:\n{running.output}")
-        yield running
+        with logged_process(
+            proxy_command, proxy_env, ready_line=PROXY_READY, timeout=timeout, what="the Inspector proxy"
+        ) as (proxy, lines):
+            yield RunningInspector(
+                url=f"http://127.0.0.1:{client_port}/?{urlencode(query)}", proxy=proxy, lines=lines
+            )
     finally:
-        proxy.terminate()
-        try:
-            proxy.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proxy.kill()
-            proxy.wait()
-        reader.join(timeout=10)
-        if proxy.stdout is not None:
-            proxy.stdout.close()
         page_server.shutdown()
         page_server.server_close()
 
